@@ -1,0 +1,256 @@
+//! Performance measurements printed by `leadsim bench` (never asserted in tests).
+//!
+//! `engine`: the classic *hold* model — keep P events pending; repeatedly pop the earliest and
+//! push one new event at `popped time + Exp(1 ms)`. Measured for the queue the kernel uses (std
+//! `BinaryHeap` on 24-byte keys), the `priority-queue` crate (an indexed heap keyed by item), a
+//! 4-ary implicit heap, and the whole kernel (arena, timer handles, dispatch to a protocol).
+
+use crate::churn::ChurnSchedule;
+use crate::engine::queue::{EventQueue, QueueEntry};
+use crate::engine::{run_until, Kernel, PeerId, Protocol, Time};
+use crate::network::{Message, Network, OneWay};
+use crate::rng::SimRng;
+use crate::topology::synthetic::RandomSampling;
+use crate::topology::{Backing, Topology};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One benchmark figure.
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    /// Which implementation.
+    pub name: &'static str,
+    /// Pending events held.
+    pub pending: usize,
+    /// Hold operations (pop + push) performed.
+    pub ops: u64,
+    /// Operations per wall-clock second.
+    pub ops_per_s: f64,
+}
+
+fn increments(n: usize, seed: u64) -> Vec<Time> {
+    let mut r = SimRng::from_seed(seed);
+    (0..n)
+        .map(|_| (-1000.0 * libm::log(r.unit_open0())) as Time + 1)
+        .collect()
+}
+
+fn timed(name: &'static str, pending: usize, ops: u64, f: impl FnOnce() -> u64) -> BenchRow {
+    let t = Instant::now();
+    let check = f();
+    let s = t.elapsed().as_secs_f64();
+    std::hint::black_box(check);
+    BenchRow {
+        name,
+        pending,
+        ops,
+        ops_per_s: ops as f64 / s,
+    }
+}
+
+/// Hold model on the kernel's queue (`std::collections::BinaryHeap`).
+pub fn hold_binary_heap(pending: usize, ops: u64) -> BenchRow {
+    let inc = increments(1 << 16, 1);
+    let mut q = EventQueue::with_capacity(pending);
+    let mut seq = 0u64;
+    for i in 0..pending {
+        q.push(QueueEntry {
+            time: inc[i % inc.len()] * 3,
+            seq,
+            slot: i as u32,
+        });
+        seq += 1;
+    }
+    timed("std BinaryHeap (kernel queue)", pending, ops, || {
+        let mut acc = 0u64;
+        for i in 0..ops {
+            let e = q.pop().expect("non-empty");
+            acc = acc.wrapping_add(e.time);
+            q.push(QueueEntry {
+                time: e.time + inc[i as usize & 0xFFFF],
+                seq,
+                slot: e.slot,
+            });
+            seq += 1;
+        }
+        acc
+    })
+}
+
+/// Hold model on the `priority-queue` crate (items keyed by sequence number).
+pub fn hold_priority_queue_crate(pending: usize, ops: u64) -> BenchRow {
+    use std::cmp::Reverse;
+    let inc = increments(1 << 16, 1);
+    let mut q: priority_queue::PriorityQueue<u64, Reverse<(Time, u64)>> =
+        priority_queue::PriorityQueue::with_capacity(pending);
+    let mut seq = 0u64;
+    for i in 0..pending {
+        q.push(seq, Reverse((inc[i % inc.len()] * 3, seq)));
+        seq += 1;
+    }
+    timed("priority-queue crate", pending, ops, || {
+        let mut acc = 0u64;
+        for i in 0..ops {
+            let (_, Reverse((t, _))) = q.pop().expect("non-empty");
+            acc = acc.wrapping_add(t);
+            q.push(seq, Reverse((t + inc[i as usize & 0xFFFF], seq)));
+            seq += 1;
+        }
+        acc
+    })
+}
+
+/// A minimal 4-ary implicit min-heap on (time, seq), for comparison.
+struct QuadHeap {
+    v: Vec<(Time, u64, u32)>,
+}
+
+impl QuadHeap {
+    fn push(&mut self, e: (Time, u64, u32)) {
+        let mut i = self.v.len();
+        self.v.push(e);
+        while i > 0 {
+            let p = (i - 1) / 4;
+            if (self.v[p].0, self.v[p].1) <= (e.0, e.1) {
+                break;
+            }
+            self.v[i] = self.v[p];
+            i = p;
+        }
+        self.v[i] = e;
+    }
+    fn pop(&mut self) -> Option<(Time, u64, u32)> {
+        let last = self.v.pop()?;
+        if self.v.is_empty() {
+            return Some(last);
+        }
+        let top = self.v[0];
+        let n = self.v.len();
+        let mut i = 0;
+        loop {
+            let c = 4 * i + 1;
+            if c >= n {
+                break;
+            }
+            let mut m = c;
+            for j in c + 1..(c + 4).min(n) {
+                if (self.v[j].0, self.v[j].1) < (self.v[m].0, self.v[m].1) {
+                    m = j;
+                }
+            }
+            if (last.0, last.1) <= (self.v[m].0, self.v[m].1) {
+                break;
+            }
+            self.v[i] = self.v[m];
+            i = m;
+        }
+        self.v[i] = last;
+        Some(top)
+    }
+}
+
+/// Hold model on a 4-ary heap.
+pub fn hold_quad_heap(pending: usize, ops: u64) -> BenchRow {
+    let inc = increments(1 << 16, 1);
+    let mut q = QuadHeap {
+        v: Vec::with_capacity(pending),
+    };
+    let mut seq = 0u64;
+    for i in 0..pending {
+        q.push((inc[i % inc.len()] * 3, seq, i as u32));
+        seq += 1;
+    }
+    timed("4-ary heap", pending, ops, || {
+        let mut acc = 0u64;
+        for i in 0..ops {
+            let e = q.pop().expect("non-empty");
+            acc = acc.wrapping_add(e.0);
+            q.push((e.0 + inc[i as usize & 0xFFFF], seq, e.2));
+            seq += 1;
+        }
+        acc
+    })
+}
+
+#[derive(Debug)]
+struct Nothing;
+impl Message for Nothing {
+    const KINDS: &'static [&'static str] = &["none"];
+    fn kind(&self) -> usize {
+        0
+    }
+    fn size_bytes(&self) -> u32 {
+        0
+    }
+}
+
+struct Hold {
+    inc: Vec<Time>,
+    i: usize,
+    pending: usize,
+}
+
+impl Protocol for Hold {
+    type Msg = Nothing;
+    type Timer = u32;
+    fn start(&mut self, k: &mut Kernel<Nothing, u32>) {
+        let peers = k.net.peer_count() as u32;
+        for i in 0..self.pending {
+            let d = self.inc[i % self.inc.len()] * 3;
+            k.set_timer(i as u32 % peers, d, i as u32);
+        }
+    }
+    fn on_message(&mut self, _: &mut Kernel<Nothing, u32>, _: PeerId, _: PeerId, _: Nothing) {}
+    fn on_timer(&mut self, k: &mut Kernel<Nothing, u32>, peer: PeerId, t: u32) {
+        self.i = (self.i + 1) & 0xFFFF;
+        k.set_timer(peer, self.inc[self.i], t);
+    }
+}
+
+/// Hold model through the whole kernel: P peer timers, each re-armed when it fires.
+pub fn hold_kernel(pending: usize, ops: u64) -> BenchRow {
+    let hosts = 1000;
+    let topo = Topology::new(
+        "bench".into(),
+        hosts,
+        Backing::RandomSampling(RandomSampling::new(1, 1.0, 2.0)),
+        None,
+    );
+    let net = Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &vec![1; hosts], 1);
+    let mut k = Kernel::new(net, ChurnSchedule::none(hosts));
+    let mut p = Hold {
+        inc: increments(1 << 16, 1),
+        i: 0,
+        pending,
+    };
+    p.start(&mut k);
+    // Warm up (the arena reaches its peak size), then time a horizon that yields ~ops events.
+    run_until(&mut k, &mut p, 1_000);
+    let start_events = k.events_processed();
+    let t = Instant::now();
+    let mut horizon = k.now();
+    while k.events_processed() - start_events < ops {
+        horizon += 10_000;
+        run_until(&mut k, &mut p, horizon);
+    }
+    let s = t.elapsed().as_secs_f64();
+    let done = k.events_processed() - start_events;
+    BenchRow {
+        name: "leadsim kernel (arena + timers + dispatch)",
+        pending,
+        ops: done,
+        ops_per_s: done as f64 / s,
+    }
+}
+
+/// Runs every engine benchmark at the given pending-event counts.
+pub fn engine_benchmarks(pendings: &[usize], ops: u64) -> Vec<BenchRow> {
+    let mut rows = Vec::new();
+    for &p in pendings {
+        rows.push(hold_binary_heap(p, ops));
+        rows.push(hold_quad_heap(p, ops));
+        rows.push(hold_priority_queue_crate(p, ops));
+        rows.push(hold_kernel(p, ops));
+    }
+    rows
+}

@@ -1,0 +1,243 @@
+//! Command-line interface: argument definitions and dispatch to the library.
+
+mod inputs;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use leadsim::experiment;
+use leadsim::manifest::Manifest;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "leadsim",
+    version,
+    about = "Deterministic discrete-event simulator for LEAD, Chord-batch and MARQUES range queries",
+    long_about = "Deterministic discrete-event simulator for LEAD (a distributed learned hash table), \
+Chord-batch and MARQUES. Write an experiment manifest (TOML), run it, and get tidy CSVs. \
+Same manifest + seed => byte-identical CSVs."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one experiment manifest and write queries.csv, summary.csv and provenance.json.
+    Run {
+        /// The manifest (TOML). See experiments/ for examples and the README for every key.
+        manifest: PathBuf,
+        /// Output directory (overrides the manifest's output.dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Inspect manifests.
+    Manifest {
+        #[command(subcommand)]
+        command: ManifestCommand,
+    },
+    /// List the protocols that can be simulated.
+    Protocols,
+    /// Latency models: statistics and export.
+    Topology {
+        #[command(subcommand)]
+        command: TopologyCommand,
+    },
+    /// Churn schedules: export a manifest's schedule as a replayable CSV.
+    Churn {
+        #[command(subcommand)]
+        command: ChurnCommand,
+    },
+    /// Datasets: generate synthetic look-alikes, summarise SOSD files.
+    Dataset {
+        #[command(subcommand)]
+        command: DatasetCommand,
+    },
+    /// Performance benchmarks (printed figures, never pass/fail).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ManifestCommand {
+    /// Print the manifest with every key resolved (defaults written out).
+    Show { manifest: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum TopologyCommand {
+    /// Print size, min/p10/median/mean/p90/p99/max RTT, symmetry and triangle-violation share.
+    Stats {
+        /// A matrix file (NetLatency-Data format), or a synthetic kind: planetlab-like,
+        /// euclidean, random-graph, random-sampling, optionally with ':HOSTS' (e.g. euclidean:490).
+        spec: String,
+        /// Use only the first N hosts of a file / generate N hosts.
+        #[arg(long)]
+        hosts: Option<usize>,
+        /// Seed of synthetic generators.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Entries are in seconds (SeattleData), not milliseconds.
+        #[arg(long)]
+        seconds: bool,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a topology as an RTT matrix file (ms, tab separated).
+    Export {
+        /// As for `stats`.
+        spec: String,
+        /// Output file.
+        out: PathBuf,
+        #[arg(long)]
+        hosts: Option<usize>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChurnCommand {
+    /// Write the churn schedule of a manifest (time_us,host,event) for replay with model = "trace".
+    Export { manifest: PathBuf, out: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum DatasetCommand {
+    /// Generate a synthetic dataset as a SOSD file (default: into the datasets/ cache).
+    Gen {
+        /// uniform, normal, lognormal, osmc64-like, face64-like, amzn64-like, wiki64-like.
+        name: String,
+        #[arg(long, default_value_t = 200_000_000)]
+        keys: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output file (default: datasets/<name>_n<keys>_s<seed>_g<version>.sosd).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Count, min, max, duplicate share and quantiles of a SOSD file or a synthetic dataset.
+    Stats {
+        /// A SOSD file, or a synthetic name (generated through the cache).
+        source: String,
+        #[arg(long, default_value_t = 200_000_000)]
+        keys: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Hold-model benchmark of the event queue candidates and of the whole kernel.
+    Engine {
+        /// Pending-event counts.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000, 1_000_000])]
+        pending: Vec<usize>,
+        /// Hold operations per measurement.
+        #[arg(long, default_value_t = 5_000_000)]
+        ops: u64,
+    },
+}
+
+/// Parses the command line and runs it.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run { manifest, out } => {
+            let m = Manifest::load(&manifest)?;
+            let dir = out.unwrap_or_else(|| m.output.dir.clone());
+            let r = experiment::run_manifest(&m)?;
+            let files = r.write(&dir)?;
+            let p = r.provenance();
+            eprintln!(
+                "{}: {} queries, {} events in {:.2} s ({:.2} M events/s)",
+                m.label(),
+                r.output.records.len(),
+                p.events,
+                p.wall_s,
+                p.events_per_s / 1e6
+            );
+            for f in files {
+                println!("{}", f.display());
+            }
+            Ok(())
+        }
+        Command::Manifest {
+            command: ManifestCommand::Show { manifest },
+        } => {
+            print!("{}", Manifest::load(&manifest)?.to_toml());
+            Ok(())
+        }
+        Command::Protocols => {
+            for p in leadsim::protocols::REGISTRY {
+                println!("{:<12} {}", p.name, p.about);
+            }
+            Ok(())
+        }
+        Command::Topology { command } => match command {
+            TopologyCommand::Stats {
+                spec,
+                hosts,
+                seed,
+                seconds,
+                json,
+            } => inputs::topology_stats(&spec, hosts, seed, seconds, json),
+            TopologyCommand::Export {
+                spec,
+                out,
+                hosts,
+                seed,
+            } => inputs::topology_export(&spec, &out, hosts, seed),
+        },
+        Command::Churn {
+            command: ChurnCommand::Export { manifest, out },
+        } => {
+            let m = Manifest::load(&manifest)?;
+            let s = m.churn.schedule(m.topology.hosts, m.duration(), m.seed)?;
+            s.write_csv(&out)?;
+            eprintln!(
+                "{} crashes over {} hosts written to {}",
+                s.crash_count(),
+                s.hosts(),
+                out.display()
+            );
+            Ok(())
+        }
+        Command::Dataset { command } => match command {
+            DatasetCommand::Gen {
+                name,
+                keys,
+                seed,
+                out,
+            } => inputs::dataset_gen(&name, keys, seed, out),
+            DatasetCommand::Stats { source, keys, seed } => {
+                inputs::dataset_stats(&source, keys, seed)
+            }
+        },
+        Command::Bench {
+            command: BenchCommand::Engine { pending, ops },
+        } => {
+            println!(
+                "{:<44} {:>10} {:>12} {:>14}",
+                "queue", "pending", "ops", "M ops/s"
+            );
+            for p in &pending {
+                for r in leadsim::bench::engine_benchmarks(&[*p], ops) {
+                    println!(
+                        "{:<44} {:>10} {:>12} {:>14.2}",
+                        r.name,
+                        r.pending,
+                        r.ops,
+                        r.ops_per_s / 1e6
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}

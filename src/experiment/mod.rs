@@ -1,0 +1,277 @@
+//! Running one manifest: build the shared inputs, run the protocol, write the outputs.
+//!
+//! Output files of a run, in `output.dir`:
+//! - `queries.csv`: one row per query (run columns, then [`crate::output::records::QUERY_COLUMNS`]);
+//! - `summary.csv`: one row per run (latency statistics, success, messages by kind);
+//! - `provenance.json`: leadsim version, manifest hash, seed, wall time, events, events/s;
+//! - `churn.csv` (if `output.churn_trace`): the churn schedule, replayable.
+//!
+//! CSV bytes depend only on the manifest and its seed; wall-clock facts go to the provenance only.
+
+use crate::data::KeySet;
+use crate::engine::time::to_ms_f64;
+use crate::manifest::Manifest;
+use crate::output::records::QUERY_COLUMNS;
+use crate::output::{write_atomic, Outcome, Summary};
+use crate::protocols::{self, ProtocolOutput, World};
+use crate::rng::name_hash;
+use crate::topology::Topology;
+use anyhow::Result;
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Where generated datasets are cached (relative to the working directory).
+pub const DATASET_CACHE: &str = "datasets";
+
+/// The result of one run, before it is written.
+pub struct RunResult {
+    /// The manifest that was run.
+    pub manifest: Manifest,
+    /// What the protocol returned.
+    pub output: ProtocolOutput,
+    /// Wall time of the simulation proper (seconds).
+    pub wall_s: f64,
+}
+
+/// Provenance of a run (`provenance.json`).
+#[derive(Serialize)]
+pub struct Provenance {
+    /// leadsim version.
+    pub leadsim_version: &'static str,
+    /// The run label.
+    pub name: String,
+    /// FNV-1a-64 of the resolved manifest (hex).
+    pub manifest_hash: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Protocol.
+    pub protocol: String,
+    /// Topology description.
+    pub topology: String,
+    /// Simulated seconds.
+    pub simulated_s: f64,
+    /// Wall-clock seconds of the simulation (inputs excluded).
+    pub wall_s: f64,
+    /// Events processed.
+    pub events: u64,
+    /// Events per wall-clock second.
+    pub events_per_s: f64,
+}
+
+/// Builds the shared inputs and runs one manifest (nothing is written).
+pub fn run_manifest(m: &Manifest) -> Result<RunResult> {
+    let topology = Arc::new(m.topology.build(m.seed)?);
+    let keys = load_keys(m, Path::new(DATASET_CACHE))?;
+    run_with_inputs(m, topology, keys)
+}
+
+/// Loads the run's dataset if its protocol needs one.
+pub fn load_keys(m: &Manifest, cache: &Path) -> Result<Option<Arc<KeySet>>> {
+    let proto = protocols::find(&m.protocol)?;
+    if !proto.needs_dataset {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(
+        m.dataset.clone().unwrap_or_default().load(cache)?,
+    )))
+}
+
+/// Runs one manifest on already-built inputs (shared read-only between runs of a sweep).
+pub fn run_with_inputs(
+    m: &Manifest,
+    topology: Arc<Topology>,
+    keys: Option<Arc<KeySet>>,
+) -> Result<RunResult> {
+    let proto = protocols::find(&m.protocol)?;
+    let churn = m
+        .churn
+        .schedule(topology.host_count(), m.duration(), m.seed)?;
+    let world = World {
+        manifest: m,
+        topology,
+        churn,
+        keys,
+    };
+    let t0 = Instant::now();
+    let output = (proto.run)(&world)?;
+    Ok(RunResult {
+        manifest: m.clone(),
+        output,
+        wall_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+impl RunResult {
+    /// Columns that identify the run on every CSV row.
+    fn run_columns(&self) -> (String, String) {
+        let m = &self.manifest;
+        let header = "run,protocol,topology,hosts,vnodes,churn,seed,".to_string();
+        let values = format!(
+            "{},{},{},{},{},{},{},",
+            m.label(),
+            m.protocol,
+            serde_plain(&m.topology.kind),
+            m.topology.hosts,
+            m.overlay.vnodes,
+            serde_plain(&m.churn.model),
+            m.seed
+        );
+        (header, values)
+    }
+
+    /// The per-query CSV (header included).
+    pub fn queries_csv(&self) -> Vec<u8> {
+        let (h, v) = self.run_columns();
+        let mut out = Vec::with_capacity(64 + self.output.records.len() * 96);
+        out.extend_from_slice(format!("{h}{QUERY_COLUMNS}\n").as_bytes());
+        for r in &self.output.records {
+            r.write_csv_line(&v, &mut out);
+        }
+        out
+    }
+
+    /// The one-row summary CSV (header included).
+    pub fn summary_csv(&self) -> Vec<u8> {
+        let (mut h, mut v) = self.run_columns();
+        let recs = &self.output.records;
+        let ok: Vec<f64> = recs
+            .iter()
+            .filter(|r| r.outcome == Outcome::Ok)
+            .map(|r| to_ms_f64(r.latency_us))
+            .collect();
+        let count = |o: Outcome| recs.iter().filter(|r| r.outcome == o).count();
+        let lat = Summary::of(&ok);
+        let msgs = Summary::of(
+            &recs
+                .iter()
+                .map(|r| f64::from(r.messages))
+                .collect::<Vec<_>>(),
+        );
+        let hops = Summary::of(
+            &recs
+                .iter()
+                .filter(|r| r.outcome == Outcome::Ok)
+                .map(|r| f64::from(r.hops))
+                .collect::<Vec<_>>(),
+        );
+        let resolved = count(Outcome::Ok) + count(Outcome::Failed);
+        let mut col = |name: &str, value: String| {
+            let _ = write!(h, "{name},");
+            let _ = write!(v, "{value},");
+        };
+        col("queries", recs.len().to_string());
+        col("ok", count(Outcome::Ok).to_string());
+        col("failed", count(Outcome::Failed).to_string());
+        col("origin_down", count(Outcome::OriginDown).to_string());
+        col("unfinished", count(Outcome::Unfinished).to_string());
+        col(
+            "success_rate",
+            fmt(count(Outcome::Ok) as f64 / resolved.max(1) as f64),
+        );
+        col("latency_ms_mean", fmt(lat.mean));
+        col("latency_ms_ci95", fmt(lat.ci95));
+        col("latency_ms_median", fmt(lat.median));
+        col("latency_ms_p95", fmt(lat.p95));
+        col("hops_mean", fmt(hops.mean));
+        col("messages_per_query_mean", fmt(msgs.mean));
+        col("messages_per_query_ci95", fmt(msgs.ci95));
+        let c = &self.output.counters;
+        for (i, kind) in self.output.kinds.iter().enumerate() {
+            col(&format!("msgs_{kind}"), c.sent[i].to_string());
+        }
+        for (i, kind) in self.output.kinds.iter().enumerate() {
+            col(&format!("lost_{kind}"), c.lost[i].to_string());
+        }
+        col("bytes_total", c.bytes.iter().sum::<u64>().to_string());
+        col("crashes", self.crashes().to_string());
+        col("events", self.output.events.to_string());
+        for (name, value) in &self.output.metrics {
+            col(name, fmt(*value));
+        }
+        h.pop();
+        v.pop();
+        format!("{h}\n{v}\n").into_bytes()
+    }
+
+    fn crashes(&self) -> usize {
+        // Recomputed from the manifest: the schedule is a pure function of it.
+        self.manifest
+            .churn
+            .schedule(
+                self.manifest.topology.hosts,
+                self.manifest.duration(),
+                self.manifest.seed,
+            )
+            .map(|s| s.crash_count())
+            .unwrap_or(0)
+    }
+
+    /// The provenance record.
+    pub fn provenance(&self) -> Provenance {
+        let m = &self.manifest;
+        Provenance {
+            leadsim_version: env!("CARGO_PKG_VERSION"),
+            name: m.label().to_string(),
+            manifest_hash: format!("{:016x}", name_hash(&m.to_toml())),
+            seed: m.seed,
+            protocol: m.protocol.clone(),
+            topology: format!("{:?}", m.topology.kind),
+            simulated_s: m.duration_s,
+            wall_s: self.wall_s,
+            events: self.output.events,
+            events_per_s: self.output.events as f64 / self.wall_s.max(1e-9),
+        }
+    }
+
+    /// Writes the run's files into `dir` (atomically, file by file). Returns the paths written.
+    pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        if self.manifest.output.queries {
+            let p = dir.join("queries.csv");
+            write_atomic(&p, &self.queries_csv())?;
+            written.push(p);
+        }
+        let p = dir.join("summary.csv");
+        write_atomic(&p, &self.summary_csv())?;
+        written.push(p);
+        if self.manifest.output.churn_trace {
+            let p = dir.join("churn.csv");
+            self.manifest
+                .churn
+                .schedule(
+                    self.manifest.topology.hosts,
+                    self.manifest.duration(),
+                    self.manifest.seed,
+                )?
+                .write_csv(&p)?;
+            written.push(p);
+        }
+        let p = dir.join("provenance.json");
+        write_atomic(
+            &p,
+            serde_json::to_string_pretty(&self.provenance())?.as_bytes(),
+        )?;
+        written.push(p);
+        Ok(written)
+    }
+}
+
+/// Fixed-precision float for CSVs (stable bytes; NaN as empty).
+pub fn fmt(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.6}")
+    } else {
+        String::new()
+    }
+}
+
+/// The kebab-case spelling of a serde enum value.
+fn serde_plain<T: Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

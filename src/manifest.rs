@@ -1,0 +1,356 @@
+//! Experiment manifests: one TOML file describing one run. Every key has a default (the paper
+//! profile), unknown keys are rejected, and every error names the file, the key and its line.
+
+use crate::churn::ChurnSpec;
+use crate::data::DatasetSpec;
+use crate::engine::{time, Time};
+use crate::network::OneWay;
+use crate::protocols::ping::PingConfig;
+use crate::topology::TopologySpec;
+use crate::workload::WorkloadSpec;
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The `[latency]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// `half-rtt` (default: one-way = RTT / 2) or `rtt` (the authors' convention).
+    #[serde(default)]
+    pub one_way: OneWay,
+    /// One-way delay between virtual peers of one host, in µs (default 50).
+    #[serde(default = "default_local_us")]
+    pub local_us: Time,
+}
+
+fn default_local_us() -> Time {
+    50
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec {
+            one_way: OneWay::default(),
+            local_us: default_local_us(),
+        }
+    }
+}
+
+/// The `[overlay]` table: how many virtual peers each host runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlaySpec {
+    /// Virtual peers per host (default 10).
+    #[serde(default = "default_vnodes")]
+    pub vnodes: u32,
+    /// Optional per-host counts (capacity-weighted); overrides `vnodes`, one entry per host.
+    #[serde(default)]
+    pub vnodes_per_host: Option<Vec<u32>>,
+}
+
+fn default_vnodes() -> u32 {
+    10
+}
+
+impl Default for OverlaySpec {
+    fn default() -> Self {
+        OverlaySpec {
+            vnodes: default_vnodes(),
+            vnodes_per_host: None,
+        }
+    }
+}
+
+impl OverlaySpec {
+    /// The vnode count of each of `hosts` hosts, validated.
+    pub fn vnodes_per_host(&self, hosts: usize) -> Result<Vec<u32>> {
+        let v = match &self.vnodes_per_host {
+            Some(v) => {
+                if v.len() != hosts {
+                    bail!(
+                        "overlay.vnodes_per_host has {} entries but there are {hosts} hosts",
+                        v.len()
+                    );
+                }
+                v.clone()
+            }
+            None => vec![self.vnodes; hosts],
+        };
+        if v.contains(&0) {
+            bail!("overlay.vnodes must be >= 1 on every host");
+        }
+        if v.iter().map(|&x| u64::from(x)).sum::<u64>() >= u64::from(u32::MAX) {
+            bail!("overlay.vnodes: too many peers in total");
+        }
+        Ok(v)
+    }
+}
+
+/// The `[output]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Directory of the run's files (default `results/run`); `leadsim run --out` overrides it.
+    #[serde(default = "default_dir")]
+    pub dir: PathBuf,
+    /// Write the per-query CSV `queries.csv` (default true).
+    #[serde(default = "default_true")]
+    pub queries: bool,
+    /// Also write the churn schedule as `churn.csv` (default false); replay it with `churn.model = "trace"`.
+    #[serde(default)]
+    pub churn_trace: bool,
+}
+
+fn default_dir() -> PathBuf {
+    PathBuf::from("results/run")
+}
+fn default_true() -> bool {
+    true
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec {
+            dir: default_dir(),
+            queries: true,
+            churn_trace: false,
+        }
+    }
+}
+
+/// One run, fully described. Defaults are the paper profile.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// A label for this run, copied to every output row (default: the file stem).
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Master seed; every random stream of the run derives from it (default 1).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Simulated duration in seconds (default 7200 = 120 min).
+    #[serde(default = "default_duration")]
+    pub duration_s: f64,
+    /// Which system to simulate (see `leadsim protocols`; default `ping`).
+    #[serde(default = "default_protocol")]
+    pub protocol: String,
+    /// Latency model.
+    #[serde(default)]
+    pub topology: TopologySpec,
+    /// How matrix entries become message delays.
+    #[serde(default)]
+    pub latency: LatencySpec,
+    /// Virtual peers per host.
+    #[serde(default)]
+    pub overlay: OverlaySpec,
+    /// Host churn.
+    #[serde(default)]
+    pub churn: ChurnSpec,
+    /// Keys (only for protocols that store data).
+    #[serde(default)]
+    pub dataset: Option<DatasetSpec>,
+    /// Query arrivals.
+    #[serde(default)]
+    pub workload: WorkloadSpec,
+    /// Settings of the `ping` protocol.
+    #[serde(default)]
+    pub ping: Option<PingConfig>,
+    /// Output files.
+    #[serde(default)]
+    pub output: OutputSpec,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_duration() -> f64 {
+    7200.0
+}
+fn default_protocol() -> String {
+    "ping".into()
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        toml::from_str("").expect("all keys have defaults")
+    }
+}
+
+/// Sections whose keys may be named in validation errors (for line lookup).
+const SECTIONS: &[&str] = &[
+    "topology", "latency", "overlay", "churn", "dataset", "workload", "ping", "output",
+];
+
+impl Manifest {
+    /// Parses manifest text; `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
+        let m: Manifest = toml::from_str(text).map_err(|e| {
+            let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+            anyhow::anyhow!("{origin}:{line}:{col}: {}", e.message())
+        })?;
+        m.validate().map_err(|e| {
+            let msg = format!("{e:#}");
+            match key_line(text, &msg) {
+                Some((key, line)) => anyhow::anyhow!("{origin}:{line}: {key}: {msg}"),
+                None => anyhow::anyhow!("{origin}: {msg}"),
+            }
+        })?;
+        Ok(m)
+    }
+
+    /// Reads and parses a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read manifest {}: {e}", path.display()))?;
+        let mut m = Manifest::parse(&text, &path.display().to_string())?;
+        if m.name.is_none() {
+            m.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
+        Ok(m)
+    }
+
+    /// Checks every cross-key rule (the parser already checked types and names).
+    pub fn validate(&self) -> Result<()> {
+        if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
+            bail!("duration_s must be > 0, got {}", self.duration_s);
+        }
+        let proto = crate::protocols::find(&self.protocol)?;
+        self.topology.validate()?;
+        self.overlay.vnodes_per_host(self.topology.hosts)?;
+        self.churn.validate()?;
+        self.workload.arrivals()?;
+        if let Some(d) = &self.dataset {
+            if !proto.needs_dataset {
+                bail!(
+                    "dataset: protocol \"{}\" stores no keys; remove the [dataset] table",
+                    self.protocol
+                );
+            }
+            d.validate()?;
+        }
+        if self.ping.is_some() && self.protocol != "ping" {
+            bail!("ping: the [ping] table applies only to protocol = \"ping\"");
+        }
+        Ok(())
+    }
+
+    /// Simulated duration.
+    pub fn duration(&self) -> Time {
+        time::from_secs_f64(self.duration_s)
+    }
+
+    /// The run label.
+    pub fn label(&self) -> &str {
+        self.name.as_deref().unwrap_or("run")
+    }
+
+    /// The fully resolved manifest (every default written out) as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// Finds the first `section.key` (or top-level key) named in `msg` and its line in `text`.
+fn key_line(text: &str, msg: &str) -> Option<(String, usize)> {
+    for word in msg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
+        let (section, key) = match word.split_once('.') {
+            Some((s, k)) if SECTIONS.contains(&s) && !k.is_empty() => (Some(s), k),
+            _ if ["duration_s", "seed", "protocol", "name"].contains(&word) => (None, word),
+            _ => continue,
+        };
+        let mut current: Option<&str> = None;
+        for (i, line) in text.lines().enumerate() {
+            let t = line.trim();
+            if let Some(h) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+                current = Some(h.trim());
+                continue;
+            }
+            let lhs = t.split('=').next().unwrap_or("").trim();
+            let dotted = section.map(|s| format!("{s}.{key}"));
+            if (current == section && lhs == key)
+                || (current.is_none() && Some(lhs.to_string()) == dotted)
+            {
+                return Some((word.to_string(), i + 1));
+            }
+        }
+        // Named but not written: the default is at fault, point at the section header.
+        if let Some(s) = section {
+            let header = format!("[{s}]");
+            if let Some(i) = text.lines().position(|l| l.trim() == header) {
+                return Some((word.to_string(), i + 1));
+            }
+        }
+        return None;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_the_paper_profile() {
+        let m = Manifest::default();
+        assert_eq!(m.topology.hosts, 490);
+        assert_eq!(m.overlay.vnodes, 10);
+        assert_eq!(m.duration_s, 7200.0);
+        assert_eq!(m.churn.lifetime_mean_s, 4800.0);
+        assert_eq!(m.churn.downtime_mean_s, 600.0);
+        assert_eq!(m.latency.one_way, OneWay::HalfRtt);
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_and_line() {
+        let e = Manifest::parse("seed = 3\n[topology]\nhosts = 10\nhsots = 3\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.toml:4:"), "{e}");
+        assert!(e.contains("hsots"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line() {
+        let e = Manifest::parse("duration_s = \"long\"\n", "y.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("y.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn semantic_errors_name_key_and_line() {
+        let e = Manifest::parse(
+            "seed = 1\n\n[topology]\nkind = \"euclidean\"\nhosts = 0\n",
+            "z.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("z.toml:5: topology.hosts:"), "{e}");
+        let e = Manifest::parse("[churn]\nmodel = \"pareto\"\nalpha = 1.0\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("alpha > 1") && e.contains("p.toml:"), "{e}");
+        let e = Manifest::parse("protocol = \"kademlia\"\n", "q.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("q.toml:1: protocol") && e.contains("ping"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn resolved_manifest_round_trips() {
+        let m = Manifest::parse("seed = 9\n[churn]\nmodel = \"exponential\"\n", "r.toml").unwrap();
+        let again = Manifest::parse(&m.to_toml(), "again").unwrap();
+        assert_eq!(m, again);
+    }
+}

@@ -1,0 +1,28 @@
+//! Results: per-query records, summary statistics, and crash-safe file writing.
+
+pub mod records;
+pub mod summary;
+
+use anyhow::{Context, Result};
+use std::path::Path;
+
+pub use records::{Outcome, QueryRecord};
+pub use summary::Summary;
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
+/// so an interrupted run never leaves a half-written result behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        if !dir.as_os_str().is_empty() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
+        }
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
+    Ok(())
+}

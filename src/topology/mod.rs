@@ -1,0 +1,110 @@
+//! Host-to-host latency models ("topologies").
+//!
+//! A [`Topology`] answers one question fast: the round-trip time between two hosts, in µs, under
+//! a time slice. It is built from a [`TopologySpec`] (the manifest's `[topology]` table): a real
+//! matrix file in the NetLatency-Data format ([`matrix`]) or one of the synthetic generators
+//! ([`synthetic`]). Models defined by coordinates are materialised into a matrix for small host
+//! counts (speed) and evaluated on the fly beyond [`MATERIALIZE_MAX_HOSTS`] (memory).
+
+pub mod matrix;
+pub mod spec;
+pub mod stats;
+pub mod synthetic;
+
+use crate::engine::{HostId, Time};
+pub use spec::{Subset, TopologyKind, TopologySpec};
+use synthetic::{Euclidean, PlanetLabLike, RandomSampling};
+
+/// Above this many hosts, coordinate-based models are not materialised into an N x N matrix.
+pub const MATERIALIZE_MAX_HOSTS: usize = 4096;
+
+/// How latencies are stored or computed.
+pub enum Backing {
+    /// Row-major N x N RTTs in µs, one matrix per time slice.
+    Matrix(Vec<Vec<u32>>),
+    /// The synthetic PlanetLab-like model, evaluated per pair.
+    PlanetLabLike(PlanetLabLike),
+    /// Points in a square, evaluated per pair.
+    Euclidean(Euclidean),
+    /// I.i.d. uniform pair latencies from a keyed hash, evaluated per pair.
+    RandomSampling(RandomSampling),
+}
+
+/// A latency model over `host_count()` hosts.
+pub struct Topology {
+    /// Human-readable description (kind and source), for reports.
+    pub description: String,
+    hosts: usize,
+    backing: Backing,
+    slice_period: Option<Time>,
+}
+
+impl Topology {
+    /// Wraps a backing store.
+    pub fn new(
+        description: String,
+        hosts: usize,
+        backing: Backing,
+        slice_period: Option<Time>,
+    ) -> Self {
+        Topology {
+            description,
+            hosts,
+            backing,
+            slice_period,
+        }
+    }
+
+    /// Number of hosts.
+    pub fn host_count(&self) -> usize {
+        self.hosts
+    }
+
+    /// Number of time slices (1 for static models).
+    pub fn slice_count(&self) -> usize {
+        match &self.backing {
+            Backing::Matrix(s) => s.len(),
+            _ => 1,
+        }
+    }
+
+    /// Time between slice switches, when there are several slices.
+    pub fn slice_period(&self) -> Option<Time> {
+        if self.slice_count() > 1 {
+            self.slice_period
+        } else {
+            None
+        }
+    }
+
+    /// Round-trip time between hosts `a` and `b` (`a != b`) in µs, in time slice `slice`.
+    #[inline]
+    pub fn rtt_us(&self, slice: usize, a: HostId, b: HostId) -> Time {
+        match &self.backing {
+            Backing::Matrix(s) => Time::from(s[slice][a as usize * self.hosts + b as usize]),
+            Backing::PlanetLabLike(m) => m.rtt_us(a, b),
+            Backing::Euclidean(m) => m.rtt_us(a, b),
+            Backing::RandomSampling(m) => m.rtt_us(a, b),
+        }
+    }
+
+    /// Replaces an on-the-fly model by its matrix when the host count is small enough.
+    pub fn materialized(self) -> Self {
+        if matches!(self.backing, Backing::Matrix(_)) || self.hosts > MATERIALIZE_MAX_HOSTS {
+            return self;
+        }
+        let n = self.hosts;
+        let mut m = vec![0u32; n * n];
+        for a in 0..n {
+            for b in 0..n {
+                if a != b {
+                    m[a * n + b] = self.rtt_us(0, a as HostId, b as HostId) as u32;
+                }
+            }
+        }
+        Topology {
+            backing: Backing::Matrix(vec![m]),
+            ..self
+        }
+    }
+}
