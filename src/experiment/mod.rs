@@ -218,7 +218,7 @@ impl RunResult {
             manifest_hash: format!("{:016x}", name_hash(&m.to_toml())),
             seed: m.seed,
             protocol: m.protocol.clone(),
-            topology: format!("{:?}", m.topology.kind),
+            topology: serde_plain(&m.topology.kind),
             simulated_s: m.duration_s,
             wall_s: self.wall_s,
             events: self.output.events,

@@ -111,7 +111,9 @@ pub fn topology_stats(t: &Topology, seed: u64) -> TopologyStats {
                 continue;
             }
             triples += 1;
-            if rtt(i, k) > rtt(i, j) + rtt(j, k) {
+            // Integer µs: exact, so equalities (j on the shortest path) never flip by rounding.
+            let us = |a: usize, b: usize| t.rtt_us(0, a as HostId, b as HostId);
+            if us(i, k) > us(i, j) + us(j, k) {
                 violations += 1;
             }
         }

@@ -1,0 +1,127 @@
+//! Bad input gets a clear error and a non-zero exit, never a panic.
+
+use std::path::Path;
+use std::process::Command;
+
+fn leadsim(args: &[&str], cwd: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_leadsim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "panic for {args:?}: {stderr}");
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+fn expect_error(args: &[&str], cwd: &Path, needles: &[&str]) {
+    let (code, err) = leadsim(args, cwd);
+    assert_ne!(code, 0, "{args:?} must fail");
+    for n in needles {
+        assert!(err.contains(n), "{args:?}: expected '{n}' in: {err}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_explained() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Truncated and unsorted SOSD files.
+    let mut bytes = 3u64.to_le_bytes().to_vec();
+    for k in [1u64, 5, 9] {
+        bytes.extend(k.to_le_bytes());
+    }
+    std::fs::write(p.join("trunc.sosd"), &bytes[..bytes.len() - 5]).unwrap();
+    expect_error(
+        &["dataset", "stats", "trunc.sosd"],
+        p,
+        &["trunc.sosd", "truncated"],
+    );
+    let mut unsorted = 3u64.to_le_bytes().to_vec();
+    for k in [1u64, 9, 5] {
+        unsorted.extend(k.to_le_bytes());
+    }
+    std::fs::write(p.join("unsorted.sosd"), unsorted).unwrap();
+    expect_error(
+        &["dataset", "stats", "unsorted.sosd"],
+        p,
+        &["not sorted", "key #2"],
+    );
+    // Ragged and negative matrices.
+    std::fs::write(p.join("ragged.txt"), "0 1 2\n1 0\n2 1 0\n").unwrap();
+    expect_error(
+        &["topology", "stats", "ragged.txt"],
+        p,
+        &["ragged.txt", "row 2", "expected 3"],
+    );
+    std::fs::write(p.join("neg.txt"), "0 1\n-1 0\n").unwrap();
+    expect_error(
+        &["topology", "stats", "neg.txt"],
+        p,
+        &["row 2", "column 1", ">= 0"],
+    );
+    // Manifests: unknown key, Pareto shape 1 with a mean, zero hosts, unknown dataset.
+    std::fs::write(
+        p.join("unknown.toml"),
+        "seed = 1\n[churn]\nmodle = \"uniform\"\n",
+    )
+    .unwrap();
+    expect_error(&["run", "unknown.toml"], p, &["unknown.toml:3", "modle"]);
+    std::fs::write(
+        p.join("pareto.toml"),
+        "[churn]\nmodel = \"pareto\"\nalpha = 1.0\nlifetime_mean_s = 600\n",
+    )
+    .unwrap();
+    expect_error(
+        &["run", "pareto.toml"],
+        p,
+        &["pareto.toml:", "alpha > 1", "no finite mean"],
+    );
+    std::fs::write(p.join("zero.toml"), "[topology]\nhosts = 0\n").unwrap();
+    expect_error(
+        &["run", "zero.toml"],
+        p,
+        &["zero.toml:2: topology.hosts", "at least one host"],
+    );
+    std::fs::write(
+        p.join("missing.toml"),
+        "[topology]\nkind = \"planetlab\"\nfile = \"nope.txt\"\n",
+    )
+    .unwrap();
+    expect_error(&["run", "missing.toml"], p, &["nope.txt"]);
+    expect_error(
+        &["dataset", "gen", "osm"],
+        p,
+        &["unknown dataset", "osmc64-like"],
+    );
+    expect_error(
+        &["run", "does-not-exist.toml"],
+        p,
+        &["cannot read manifest"],
+    );
+}
+
+#[test]
+fn a_manifest_runs_end_to_end_from_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("m.toml"),
+        "seed = 3\nduration_s = 60\n[topology]\nhosts = 20\n[overlay]\nvnodes = 2\n[workload]\nqueries_per_s = 10\n[output]\ndir = \"out\"\nchurn_trace = true\n",
+    )
+    .unwrap();
+    let (code, err) = leadsim(&["run", "m.toml"], p);
+    assert_eq!(code, 0, "{err}");
+    let summary = std::fs::read_to_string(p.join("out/summary.csv")).unwrap();
+    assert!(summary.starts_with("run,protocol,"), "{summary}");
+    let queries = std::fs::read_to_string(p.join("out/queries.csv")).unwrap();
+    // ~600 queries expected from a Poisson process at 10/s over 60 s.
+    let n = queries.lines().count() - 1;
+    assert!((450..750).contains(&n), "{n} queries");
+    let prov: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.join("out/provenance.json")).unwrap())
+            .unwrap();
+    assert_eq!(prov["seed"], 3);
+    assert!(prov["events"].as_u64().unwrap() > 0);
+    assert!(p.join("out/churn.csv").exists());
+}
