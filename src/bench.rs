@@ -48,33 +48,40 @@ fn timed(name: &'static str, pending: usize, ops: u64, f: impl FnOnce() -> u64) 
     }
 }
 
-/// Hold model on the kernel's queue (`std::collections::BinaryHeap`).
+/// Hold model on a `BinaryHeap` of 24-byte `(time, seq, slot)` structs.
 pub fn hold_binary_heap(pending: usize, ops: u64) -> BenchRow {
     let inc = increments(1 << 16, 1);
-    let mut q = EventQueue::with_capacity(pending);
+    let mut q = std::collections::BinaryHeap::with_capacity(pending);
     let mut seq = 0u64;
     for i in 0..pending {
-        q.push(QueueEntry {
-            time: inc[i % inc.len()] * 3,
+        let time = inc[i % inc.len()] * 3;
+        q.push(Wide(QueueEntry {
+            time,
             seq,
             slot: i as u32,
-        });
+        }));
         seq += 1;
     }
-    timed("std BinaryHeap (kernel queue)", pending, ops, || {
-        let mut acc = 0u64;
-        for i in 0..ops {
-            let e = q.pop().expect("non-empty");
-            acc = acc.wrapping_add(e.time);
-            q.push(QueueEntry {
-                time: e.time + inc[i as usize & 0xFFFF],
-                seq,
-                slot: e.slot,
-            });
-            seq += 1;
-        }
-        acc
-    })
+    timed(
+        "BinaryHeap of 24-byte (time, seq, slot)",
+        pending,
+        ops,
+        || {
+            let mut acc = 0u64;
+            for i in 0..ops {
+                let Wide(e) = q.pop().expect("non-empty");
+                acc = acc.wrapping_add(e.time);
+                let time = e.time + inc[i as usize & 0xFFFF];
+                q.push(Wide(QueueEntry {
+                    time,
+                    seq,
+                    slot: e.slot,
+                }));
+                seq += 1;
+            }
+            acc
+        },
+    )
 }
 
 /// Hold model on the `priority-queue` crate (items keyed by sequence number).
@@ -98,6 +105,54 @@ pub fn hold_priority_queue_crate(pending: usize, ops: u64) -> BenchRow {
         }
         acc
     })
+}
+
+/// Hold model on the kernel's queue ([`EventQueue`]: packed 128-bit keys in a `BinaryHeap`).
+pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
+    let inc = increments(1 << 16, 1);
+    let mut q = EventQueue::with_capacity(pending);
+    let mut seq = 0u64;
+    for i in 0..pending {
+        q.push(QueueEntry {
+            time: inc[i % inc.len()] * 3,
+            seq,
+            slot: i as u32,
+        });
+        seq += 1;
+    }
+    timed(
+        "EventQueue: packed u128 keys (kernel queue)",
+        pending,
+        ops,
+        || {
+            let mut acc = 0u64;
+            for i in 0..ops {
+                let e = q.pop().expect("non-empty");
+                acc = acc.wrapping_add(e.time);
+                q.push(QueueEntry {
+                    time: e.time + inc[i as usize & 0xFFFF],
+                    seq,
+                    slot: e.slot,
+                });
+                seq += 1;
+            }
+            acc
+        },
+    )
+}
+
+/// A 24-byte heap entry ordered by (time, seq), reversed, for the comparison.
+#[derive(PartialEq, Eq)]
+struct Wide(QueueEntry);
+impl Ord for Wide {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (o.0.time, o.0.seq).cmp(&(self.0.time, self.0.seq))
+    }
+}
+impl PartialOrd for Wide {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
 }
 
 /// A minimal 4-ary implicit min-heap on (time, seq), for comparison.
@@ -247,6 +302,7 @@ pub fn hold_kernel(pending: usize, ops: u64) -> BenchRow {
 pub fn engine_benchmarks(pendings: &[usize], ops: u64) -> Vec<BenchRow> {
     let mut rows = Vec::new();
     for &p in pendings {
+        rows.push(hold_packed_u128(p, ops));
         rows.push(hold_binary_heap(p, ops));
         rows.push(hold_quad_heap(p, ops));
         rows.push(hold_priority_queue_crate(p, ops));

@@ -215,6 +215,14 @@ impl Manifest {
         if !(self.duration_s > 0.0 && self.duration_s.is_finite()) {
             bail!("duration_s must be > 0, got {}", self.duration_s);
         }
+        // Event times are 44-bit µs in the queue; keep a day of margin for drains and timeouts.
+        let max_s = (crate::engine::queue::MAX_TIME / time::SEC) as f64 - 86_400.0;
+        if self.duration_s > max_s {
+            bail!(
+                "duration_s = {} exceeds the simulator's horizon of {max_s} s (~202 days)",
+                self.duration_s
+            );
+        }
         let proto = crate::protocols::find(&self.protocol)?;
         self.topology.validate()?;
         self.overlay.vnodes_per_host(self.topology.hosts)?;

@@ -11,18 +11,19 @@ use std::time::Instant;
 
 fn build(spec: &str, hosts: Option<usize>, seed: u64, seconds: bool) -> Result<Topology> {
     let mut s = TopologySpec::from_cli(spec)?;
-    if s.file.is_some() {
+    if let Some(file) = s.file.clone() {
         if seconds {
             s.unit = Some(MatrixUnit::S);
             s.ignore_diagonal = Some(true);
         }
         // Default to every host of the file.
-        let all = leadsim::topology::matrix::load_matrix(
-            s.file.as_ref().expect("file"),
-            s.unit.unwrap_or_default(),
-            seconds,
-        )?;
-        s.hosts = hosts.unwrap_or(all.hosts);
+        s.hosts = match hosts {
+            Some(h) => h,
+            None => {
+                leadsim::topology::matrix::load_matrix(&file, s.unit.unwrap_or_default(), seconds)?
+                    .hosts
+            }
+        };
     } else if let Some(h) = hosts {
         s.hosts = h;
     }

@@ -21,7 +21,7 @@ pub fn probit_fast(p: f64) -> f64 {
         -3.969683028665376e1,
         2.209460984245205e2,
         -2.759285104469687e2,
-        1.383577518672690e2,
+        1.383_577_518_672_69e2,
         -3.066479806614716e1,
         2.506628277459239,
     ];
@@ -47,7 +47,7 @@ pub fn probit_fast(p: f64) -> f64 {
         3.754408661907416,
     ];
     let plow = 0.02425;
-    let x = if p < plow {
+    if p < plow {
         let q = libm::sqrt(-2.0 * libm::log(p));
         (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
@@ -60,8 +60,7 @@ pub fn probit_fast(p: f64) -> f64 {
         let q = libm::sqrt(-2.0 * libm::log(1.0 - p));
         -(((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
             / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
-    };
-    x
+    }
 }
 
 /// An approximately standard normal variate from one hash: the sum of four 16-bit uniforms,
