@@ -109,3 +109,52 @@ fn rtt_convention_doubles_delays() {
     assert_eq!(net.one_way(0, 2), 100_000);
     assert_eq!(net.rtt_peers(1, 2), 300_000);
 }
+
+#[derive(Default)]
+struct Echo {
+    arrivals: Vec<Time>,
+}
+impl Protocol for Echo {
+    type Msg = M;
+    type Timer = u32;
+    fn start(&mut self, k: &mut Kernel<M, u32>) {
+        k.send(0, 1, M(0));
+        k.set_timer(0, 1_500_000, 1);
+        k.set_timer(0, 2_500_000, 2);
+    }
+    fn on_message(&mut self, k: &mut Kernel<M, u32>, _: PeerId, _: PeerId, _: M) {
+        self.arrivals.push(k.now());
+    }
+    fn on_timer(&mut self, k: &mut Kernel<M, u32>, _: PeerId, _: u32) {
+        let sent = k.now();
+        k.send(0, 1, M(0));
+        self.arrivals.push(sent);
+    }
+}
+
+#[test]
+fn time_slices_switch_latency_and_cycle() {
+    // Slice 0: RTT 10 ms; slice 1: RTT 40 ms; switch every second, cycling back to slice 0.
+    let s0 = parse_matrix("0 10\n10 0\n", MatrixUnit::Ms, false)
+        .unwrap()
+        .rtt_us;
+    let s1 = parse_matrix("0 40\n40 0\n", MatrixUnit::Ms, false)
+        .unwrap()
+        .rtt_us;
+    let topo = Topology::new(
+        "slices".into(),
+        2,
+        Backing::Matrix(vec![s0, s1]),
+        Some(1_000_000),
+    );
+    let net = Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &[1, 1], 1);
+    let mut k = Kernel::new(net, ChurnSchedule::none(2));
+    let mut p = Echo::default();
+    p.start(&mut k);
+    run_until(&mut k, &mut p, 3_000_000);
+    // Sent at 0 (slice 0: 5 ms), at 1.5 s (slice 1: 20 ms), at 2.5 s (slice 0 again: 5 ms).
+    assert_eq!(
+        p.arrivals,
+        vec![5_000, 1_500_000, 1_520_000, 2_500_000, 2_505_000]
+    );
+}
