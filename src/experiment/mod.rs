@@ -8,6 +8,7 @@
 //!
 //! CSV bytes depend only on the manifest and its seed; wall-clock facts go to the provenance only.
 
+use crate::churn::ChurnSchedule;
 use crate::data::KeySet;
 use crate::engine::time::to_ms_f64;
 use crate::manifest::Manifest;
@@ -32,6 +33,8 @@ pub struct RunResult {
     pub manifest: Manifest,
     /// What the protocol returned.
     pub output: ProtocolOutput,
+    /// The churn schedule that was replayed.
+    pub churn: ChurnSchedule,
     /// Wall time of the simulation proper (seconds).
     pub wall_s: f64,
 }
@@ -92,7 +95,7 @@ pub fn run_with_inputs(
     let world = World {
         manifest: m,
         topology,
-        churn,
+        churn: churn.clone(),
         keys,
     };
     let t0 = Instant::now();
@@ -100,6 +103,7 @@ pub fn run_with_inputs(
     Ok(RunResult {
         manifest: m.clone(),
         output,
+        churn,
         wall_s: t0.elapsed().as_secs_f64(),
     })
 }
@@ -186,7 +190,7 @@ impl RunResult {
             col(&format!("lost_{kind}"), c.lost[i].to_string());
         }
         col("bytes_total", c.bytes.iter().sum::<u64>().to_string());
-        col("crashes", self.crashes().to_string());
+        col("crashes", self.churn.crash_count().to_string());
         col("events", self.output.events.to_string());
         for (name, value) in &self.output.metrics {
             col(name, fmt(*value));
@@ -194,19 +198,6 @@ impl RunResult {
         h.pop();
         v.pop();
         format!("{h}\n{v}\n").into_bytes()
-    }
-
-    fn crashes(&self) -> usize {
-        // Recomputed from the manifest: the schedule is a pure function of it.
-        self.manifest
-            .churn
-            .schedule(
-                self.manifest.topology.hosts,
-                self.manifest.duration(),
-                self.manifest.seed,
-            )
-            .map(|s| s.crash_count())
-            .unwrap_or(0)
     }
 
     /// The provenance record.
@@ -239,14 +230,7 @@ impl RunResult {
         written.push(p);
         if self.manifest.output.churn_trace {
             let p = dir.join("churn.csv");
-            self.manifest
-                .churn
-                .schedule(
-                    self.manifest.topology.hosts,
-                    self.manifest.duration(),
-                    self.manifest.seed,
-                )?
-                .write_csv(&p)?;
+            self.churn.write_csv(&p)?;
             written.push(p);
         }
         let p = dir.join("provenance.json");
