@@ -6,7 +6,7 @@
 //! 4-ary implicit heap, and the whole kernel (arena, timer handles, dispatch to a protocol).
 
 use crate::churn::ChurnSchedule;
-use crate::engine::queue::{EventQueue, QueueEntry};
+use crate::engine::queue::{EventQueue, HeapQueue, QueueEntry};
 use crate::engine::{run_until, Kernel, PeerId, Protocol, Time};
 use crate::network::{Message, Network, OneWay};
 use crate::rng::SimRng;
@@ -107,8 +107,8 @@ pub fn hold_priority_queue_crate(pending: usize, ops: u64) -> BenchRow {
     })
 }
 
-/// Hold model on the kernel's queue ([`EventQueue`]: packed 128-bit keys in a `BinaryHeap`).
-pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
+/// Hold model on the kernel's queue ([`EventQueue`]: calendar queue of packed keys).
+pub fn hold_calendar(pending: usize, ops: u64) -> BenchRow {
     let inc = increments(1 << 16, 1);
     let mut q = EventQueue::with_capacity(pending);
     let mut seq = 0u64;
@@ -121,7 +121,7 @@ pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
         seq += 1;
     }
     timed(
-        "EventQueue: packed u128 keys (kernel queue)",
+        "EventQueue: calendar queue (kernel queue)",
         pending,
         ops,
         || {
@@ -139,6 +139,35 @@ pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
             acc
         },
     )
+}
+
+/// Hold model on [`HeapQueue`]: packed 128-bit keys in one `BinaryHeap`.
+pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
+    let inc = increments(1 << 16, 1);
+    let mut q = HeapQueue::with_capacity(pending);
+    let mut seq = 0u64;
+    for i in 0..pending {
+        q.push(QueueEntry {
+            time: inc[i % inc.len()] * 3,
+            seq,
+            slot: i as u32,
+        });
+        seq += 1;
+    }
+    timed("BinaryHeap of packed u128 keys", pending, ops, || {
+        let mut acc = 0u64;
+        for i in 0..ops {
+            let e = q.pop().expect("non-empty");
+            acc = acc.wrapping_add(e.time);
+            q.push(QueueEntry {
+                time: e.time + inc[i as usize & 0xFFFF],
+                seq,
+                slot: e.slot,
+            });
+            seq += 1;
+        }
+        acc
+    })
 }
 
 /// A 24-byte heap entry ordered by (time, seq), reversed, for the comparison.
@@ -230,7 +259,6 @@ pub fn hold_quad_heap(pending: usize, ops: u64) -> BenchRow {
 #[derive(Debug)]
 struct Nothing;
 impl Message for Nothing {
-    const KINDS: &'static [&'static str] = &["none"];
     fn kind(&self) -> usize {
         0
     }
@@ -302,6 +330,7 @@ pub fn hold_kernel(pending: usize, ops: u64) -> BenchRow {
 pub fn engine_benchmarks(pendings: &[usize], ops: u64) -> Vec<BenchRow> {
     let mut rows = Vec::new();
     for &p in pendings {
+        rows.push(hold_calendar(p, ops));
         rows.push(hold_packed_u128(p, ops));
         rows.push(hold_binary_heap(p, ops));
         rows.push(hold_quad_heap(p, ops));

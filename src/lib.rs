@@ -21,6 +21,7 @@ pub mod experiment;
 pub mod manifest;
 pub mod network;
 pub mod output;
+pub mod overlay;
 pub mod protocols;
 pub mod rng;
 pub mod topology;

@@ -5,6 +5,8 @@ use crate::churn::ChurnSpec;
 use crate::data::DatasetSpec;
 use crate::engine::{time, Time};
 use crate::network::OneWay;
+use crate::overlay::ChordConfig;
+use crate::protocols::chord_batch::ChordBatchConfig;
 use crate::protocols::ping::PingConfig;
 use crate::topology::TopologySpec;
 use crate::workload::WorkloadSpec;
@@ -156,6 +158,12 @@ pub struct Manifest {
     /// Settings of the `ping` protocol.
     #[serde(default)]
     pub ping: Option<PingConfig>,
+    /// Chord ring maintenance and routing (ring-based protocols).
+    #[serde(default)]
+    pub chord: Option<ChordConfig>,
+    /// Settings of the `chord-batch` protocol.
+    #[serde(default)]
+    pub chord_batch: Option<ChordBatchConfig>,
     /// Output files.
     #[serde(default)]
     pub output: OutputSpec,
@@ -179,7 +187,16 @@ impl Default for Manifest {
 
 /// Sections whose keys may be named in validation errors (for line lookup).
 const SECTIONS: &[&str] = &[
-    "topology", "latency", "overlay", "churn", "dataset", "workload", "ping", "output",
+    "topology",
+    "latency",
+    "overlay",
+    "churn",
+    "dataset",
+    "workload",
+    "ping",
+    "chord",
+    "chord_batch",
+    "output",
 ];
 
 impl Manifest {
@@ -239,6 +256,30 @@ impl Manifest {
         }
         if self.ping.is_some() && self.protocol != "ping" {
             bail!("ping: the [ping] table applies only to protocol = \"ping\"");
+        }
+        if self.chord_batch.is_some() && self.protocol != "chord-batch" {
+            bail!(
+                "chord_batch: the [chord_batch] table applies only to protocol = \"chord-batch\""
+            );
+        }
+        if let Some(c) = &self.chord {
+            if !proto.uses_ring {
+                bail!(
+                    "chord: protocol \"{}\" does not run on the Chord ring; remove [chord]",
+                    self.protocol
+                );
+            }
+            c.timing()?;
+        }
+        if let Some(b) = &self.chord_batch {
+            if b.batch_size == 0 {
+                bail!("chord_batch.batch_size must be >= 1");
+            }
+        }
+        if proto.needs_dataset {
+            self.workload.query_shape()?;
+        } else if self.workload.query.is_some() || self.workload.range_keys.is_some() {
+            bail!("workload.query: protocol \"{}\" issues no data queries; remove workload.query / range_keys", self.protocol);
         }
         Ok(())
     }

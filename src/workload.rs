@@ -16,6 +16,27 @@ pub enum ArrivalKind {
     Periodic,
 }
 
+/// What a data query asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum QueryKind {
+    /// The `range_keys` keys that follow a random key (default).
+    #[default]
+    Range,
+    /// One random key.
+    Lookup,
+}
+
+impl QueryKind {
+    /// CSV spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QueryKind::Range => "range",
+            QueryKind::Lookup => "lookup",
+        }
+    }
+}
+
 /// The `[workload]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,6 +50,12 @@ pub struct WorkloadSpec {
     /// No query before this time (seconds; default 0), e.g. to let a ring converge.
     #[serde(default)]
     pub warmup_s: f64,
+    /// Data protocols: `range` (default) or `lookup`.
+    #[serde(default)]
+    pub query: Option<QueryKind>,
+    /// Data protocols, range queries: keys per range (default 5000).
+    #[serde(default)]
+    pub range_keys: Option<usize>,
 }
 
 fn default_rate() -> f64 {
@@ -41,11 +68,26 @@ impl Default for WorkloadSpec {
             queries_per_s: default_rate(),
             arrivals: ArrivalKind::default(),
             warmup_s: 0.0,
+            query: None,
+            range_keys: None,
         }
     }
 }
 
 impl WorkloadSpec {
+    /// What data queries ask for: the kind and the number of keys.
+    pub fn query_shape(&self) -> Result<(QueryKind, usize)> {
+        let kind = self.query.unwrap_or_default();
+        match (kind, self.range_keys) {
+            (QueryKind::Lookup, Some(_)) => {
+                bail!("workload.range_keys applies only to workload.query = \"range\"")
+            }
+            (QueryKind::Lookup, None) => Ok((kind, 1)),
+            (QueryKind::Range, Some(0)) => bail!("workload.range_keys must be >= 1"),
+            (QueryKind::Range, n) => Ok((kind, n.unwrap_or(5000))),
+        }
+    }
+
     /// The validated arrival process.
     pub fn arrivals(&self) -> Result<Arrivals> {
         if !(self.queries_per_s > 0.0 && self.queries_per_s.is_finite()) {

@@ -11,7 +11,6 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Copy)]
 struct M(u32);
 impl Message for M {
-    const KINDS: &'static [&'static str] = &["m"];
     fn kind(&self) -> usize {
         0
     }

@@ -43,7 +43,7 @@ pub enum Event<M, T> {
 }
 
 /// A handle to cancel a timer; stale handles (fired or cancelled) are harmless.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimerHandle {
     slot: u32,
     generation: u32,
@@ -79,6 +79,17 @@ pub trait Protocol {
         peer: PeerId,
         timer: Self::Timer,
     );
+    /// A message was lost: its receiver's host was down on arrival. The sender is *not* told
+    /// (it learns by timeout); this hook only lets the protocol reclaim resources the message
+    /// referenced (e.g. a payload list it will re-send on timeout).
+    fn on_lost(
+        &mut self,
+        _k: &mut Kernel<Self::Msg, Self::Timer>,
+        _from: PeerId,
+        _to: PeerId,
+        _msg: Self::Msg,
+    ) {
+    }
     /// A host crashed: all its peers are now silent (their timers are already void).
     fn on_host_down(&mut self, _k: &mut Kernel<Self::Msg, Self::Timer>, _host: HostId) {}
     /// A host came back (with its stored data, but protocol state is the protocol's business).
@@ -246,6 +257,7 @@ pub fn run_until<P: Protocol>(k: &mut Kernel<P::Msg, P::Timer>, proto: &mut P, e
                 k.events_processed += 1;
                 if !k.net.is_peer_up(to) {
                     k.net.count_lost(&msg);
+                    proto.on_lost(k, from, to, msg);
                     continue;
                 }
                 proto.on_message(k, from, to, msg);

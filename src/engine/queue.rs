@@ -1,14 +1,18 @@
 //! The pending-event set: a min-queue on `(time, insertion sequence)`.
 //!
 //! Each pending event is one packed 128-bit key — `time` (44 bits of µs, i.e. up to 203 simulated
-//! days) | insertion sequence (52 bits) | payload slot (32 bits) — in a `std` `BinaryHeap`. Payloads
-//! live in the kernel's arena, so sifting moves 16 bytes and compares one integer. Equal times pop
-//! in insertion order, which makes the run a pure function of the seed.
+//! days) | insertion sequence (52 bits) | payload slot (32 bits) — so ordering is one integer
+//! compare and payloads (in the kernel's arena) never move. Equal times pop in insertion order,
+//! which makes the run a pure function of the seed.
 //!
-//! Chosen by measurement (`leadsim bench engine`, numbers in `docs/performance.md`): the packed
-//! heap beats a 24-byte `(time, seq, slot)` struct heap by ~35%, a 4-ary heap by ~85% and the
-//! `priority-queue` crate by ~3.8x at 10k pending events.
-
+//! [`EventQueue`] is a calendar queue: keys due within the next [`WHEEL_SLOTS`] slots of
+//! 2^[`SLOT_SHIFT`] µs (about 4.2 s) are appended to their slot's bucket in O(1); when simulated
+//! time reaches a slot, its bucket becomes a small binary heap; keys beyond the horizon wait in an
+//! overflow heap and move into the wheel as it turns. A network simulation keeps most of its
+//! pending events (message deliveries, RPC timeouts that will mostly be cancelled) inside a few
+//! seconds, so almost every push is a vector append and every pop works on a heap that fits in
+//! L1. [`HeapQueue`] (one `BinaryHeap` of packed keys) is the simpler alternative, kept for the
+//! benchmark; numbers in `docs/performance.md`.
 use super::time::Time;
 use std::collections::BinaryHeap;
 
@@ -50,16 +54,161 @@ impl QueueEntry {
     }
 }
 
-/// A min-queue of events by `(time, seq)`.
-#[derive(Debug, Default)]
+/// Bucket width: 2^10 µs = 1.024 ms.
+pub const SLOT_SHIFT: u32 = 10;
+/// Buckets in the wheel (horizon = 4,096 x 1.024 ms = 4.19 s).
+pub const WHEEL_SLOTS: usize = 4096;
+
+/// The calendar queue used by the kernel (see the module documentation).
+#[derive(Debug)]
 pub struct EventQueue {
-    heap: BinaryHeap<u128>,
+    /// Slot whose events are in `current`; every key elsewhere is in a later slot.
+    now_slot: u64,
+    current: BinaryHeap<u128>,
+    wheel: Vec<Vec<u128>>,
+    in_wheel: usize,
+    far: BinaryHeap<u128>,
+}
+
+impl Default for EventQueue {
+    fn default() -> Self {
+        Self::with_capacity(0)
+    }
+}
+
+#[inline]
+fn slot_of(key: u128) -> u64 {
+    QueueEntry::unpack(key).time >> SLOT_SHIFT
 }
 
 impl EventQueue {
-    /// An empty queue with room for `cap` entries.
+    /// An empty queue (`cap` is a hint for the current-slot heap).
     pub fn with_capacity(cap: usize) -> Self {
         EventQueue {
+            now_slot: 0,
+            current: BinaryHeap::with_capacity(cap.min(1 << 16)),
+            wheel: (0..WHEEL_SLOTS).map(|_| Vec::new()).collect(),
+            in_wheel: 0,
+            far: BinaryHeap::new(),
+        }
+    }
+
+    /// Adds an entry.
+    #[inline]
+    pub fn push(&mut self, e: QueueEntry) {
+        let key = e.pack();
+        let slot = e.time >> SLOT_SHIFT;
+        if slot <= self.now_slot {
+            self.current.push(key);
+        } else if slot < self.now_slot + WHEEL_SLOTS as u64 {
+            self.wheel[slot as usize % WHEEL_SLOTS].push(key);
+            self.in_wheel += 1;
+        } else {
+            self.far.push(key);
+        }
+    }
+
+    /// Moves to the next slot holding events, making it current. False if nothing is pending.
+    fn advance(&mut self) -> bool {
+        loop {
+            if self.in_wheel == 0 {
+                // Jump straight to the overflow's earliest slot.
+                let Some(&k) = self.far.peek() else {
+                    return false;
+                };
+                self.now_slot = slot_of(k);
+                self.migrate_far();
+                let idx = self.now_slot as usize % WHEEL_SLOTS;
+                self.take_bucket(idx);
+                if !self.current.is_empty() {
+                    return true;
+                }
+                continue;
+            }
+            self.now_slot += 1;
+            self.migrate_far();
+            let idx = self.now_slot as usize % WHEEL_SLOTS;
+            if !self.wheel[idx].is_empty() {
+                self.take_bucket(idx);
+                return true;
+            }
+        }
+    }
+
+    /// Moves overflow keys that are now within the horizon into the wheel.
+    fn migrate_far(&mut self) {
+        let horizon = self.now_slot + WHEEL_SLOTS as u64;
+        while let Some(&k) = self.far.peek() {
+            let slot = slot_of(k);
+            if slot >= horizon {
+                break;
+            }
+            self.far.pop();
+            if slot <= self.now_slot {
+                self.current.push(k);
+            } else {
+                self.wheel[slot as usize % WHEEL_SLOTS].push(k);
+                self.in_wheel += 1;
+            }
+        }
+    }
+
+    /// Turns bucket `idx` (the current slot's) into the current heap, recycling buffers.
+    fn take_bucket(&mut self, idx: usize) {
+        let bucket = std::mem::take(&mut self.wheel[idx]);
+        self.in_wheel -= bucket.len();
+        let mut old = std::mem::take(&mut self.current).into_vec();
+        if old.is_empty() {
+            self.current = BinaryHeap::from(bucket);
+            self.wheel[idx] = old;
+        } else {
+            old.extend_from_slice(&bucket);
+            self.current = BinaryHeap::from(old);
+            let mut bucket = bucket;
+            bucket.clear();
+            self.wheel[idx] = bucket;
+        }
+    }
+
+    /// Removes and returns the earliest entry.
+    #[inline]
+    pub fn pop(&mut self) -> Option<QueueEntry> {
+        if self.current.is_empty() && !self.advance() {
+            return None;
+        }
+        self.current.pop().map(QueueEntry::unpack)
+    }
+
+    /// The time of the earliest entry (may turn the wheel to find it).
+    #[inline]
+    pub fn peek_time(&mut self) -> Option<Time> {
+        if self.current.is_empty() && !self.advance() {
+            return None;
+        }
+        self.current.peek().map(|&k| QueueEntry::unpack(k).time)
+    }
+
+    /// Number of pending entries (cancelled timers included until they surface).
+    pub fn len(&self) -> usize {
+        self.current.len() + self.in_wheel + self.far.len()
+    }
+
+    /// True when nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The plain alternative: one `BinaryHeap` of packed keys (benchmark baseline).
+#[derive(Debug, Default)]
+pub struct HeapQueue {
+    heap: BinaryHeap<u128>,
+}
+
+impl HeapQueue {
+    /// An empty queue with room for `cap` entries.
+    pub fn with_capacity(cap: usize) -> Self {
+        HeapQueue {
             heap: BinaryHeap::with_capacity(cap),
         }
     }
@@ -74,22 +223,6 @@ impl EventQueue {
     #[inline]
     pub fn pop(&mut self) -> Option<QueueEntry> {
         self.heap.pop().map(QueueEntry::unpack)
-    }
-
-    /// The time of the earliest entry.
-    #[inline]
-    pub fn peek_time(&self) -> Option<Time> {
-        self.heap.peek().map(|&k| QueueEntry::unpack(k).time)
-    }
-
-    /// Number of pending entries (cancelled timers included until they surface).
-    pub fn len(&self) -> usize {
-        self.heap.len()
-    }
-
-    /// True when nothing is pending.
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
     }
 }
 
@@ -110,6 +243,52 @@ mod tests {
         }
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|e| e.slot).collect();
         assert_eq!(order, vec![97, 99, 96, 100, 98, 95]);
+    }
+
+    #[test]
+    fn calendar_queue_matches_a_sorted_reference() {
+        // Random times near, far (beyond the wheel) and equal; interleaved pushes and pops.
+        let mut rng = crate::rng::SimRng::from_seed(9);
+        let mut q = EventQueue::default();
+        let mut reference = Vec::new();
+        let mut now = 0u64;
+        let mut seq = 0u64;
+        let mut popped = Vec::new();
+        let mut expected = Vec::new();
+        for round in 0..20_000u32 {
+            let pushes = rng.below(3);
+            for _ in 0..pushes {
+                let dt = match rng.below(4) {
+                    0 => 0,
+                    1 => rng.below(2_000),
+                    2 => rng.below(5_000_000),
+                    _ => rng.below(60_000_000),
+                };
+                let e = QueueEntry {
+                    time: now + dt,
+                    seq,
+                    slot: round,
+                };
+                seq += 1;
+                q.push(e);
+                reference.push(e);
+            }
+            if rng.below(2) == 0 {
+                if let Some(e) = q.pop() {
+                    now = e.time;
+                    popped.push(e);
+                    reference.sort_by_key(|r| (r.time, r.seq));
+                    expected.push(reference.remove(0));
+                }
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+        while let Some(e) = q.pop() {
+            popped.push(e);
+        }
+        reference.sort_by_key(|r| (r.time, r.seq));
+        expected.extend(reference);
+        assert_eq!(popped, expected);
     }
 
     #[test]

@@ -12,9 +12,8 @@ use std::sync::Arc;
 
 /// A protocol message: a plain enum that knows its kind (for counters) and its wire size.
 pub trait Message: std::fmt::Debug {
-    /// Names of the message kinds, indexed by [`Message::kind`]; used as CSV column names.
-    const KINDS: &'static [&'static str];
-    /// This message's kind, an index into [`Message::KINDS`].
+    /// This message's kind: an index into the protocol's list of kind names (the names are
+    /// given to [`Network::new`] by their count and reported by the protocol as CSV columns).
     fn kind(&self) -> usize;
     /// Its size on the wire in bytes (headers included), for byte counters.
     fn size_bytes(&self) -> u32;

@@ -2,6 +2,7 @@
 //! [`RunFn`] signature, registered once in [`REGISTRY`] (plus, if it has its own settings, one
 //! optional table in [`crate::manifest::Manifest`]).
 
+pub mod chord_batch;
 pub mod ping;
 
 use crate::churn::ChurnSchedule;
@@ -30,13 +31,15 @@ pub struct ProtocolOutput {
     /// One record per query, in issue order.
     pub records: Vec<QueryRecord>,
     /// Message kind names (column names of the counters).
-    pub kinds: &'static [&'static str],
+    pub kinds: Vec<&'static str>,
     /// Message counters by kind.
     pub counters: Counters,
     /// Events processed by the kernel.
     pub events: u64,
     /// Protocol-specific per-run metrics (name, value), in a fixed order.
     pub metrics: Vec<(&'static str, f64)>,
+    /// Ring consistency at the end of the simulated duration (ring-based protocols only).
+    pub ring: Option<crate::overlay::check::RingReport>,
 }
 
 /// Signature of a protocol's entry point.
@@ -50,17 +53,29 @@ pub struct ProtocolEntry {
     pub about: &'static str,
     /// Whether it needs the `[dataset]` keys.
     pub needs_dataset: bool,
+    /// Whether it runs on the Chord ring (accepts the `[chord]` table).
+    pub uses_ring: bool,
     /// Entry point.
     pub run: RunFn,
 }
 
 /// Every protocol leadsim can simulate.
-pub const REGISTRY: &[ProtocolEntry] = &[ProtocolEntry {
-    name: "ping",
-    about: "built-in workload: random peers ping random peers under churn (exercises engine, network, churn, output)",
-    needs_dataset: false,
-    run: ping::run,
-}];
+pub const REGISTRY: &[ProtocolEntry] = &[
+    ProtocolEntry {
+        name: "ping",
+        about: "built-in workload: random peers ping random peers under churn (exercises engine, network, churn, output)",
+        needs_dataset: false,
+        uses_ring: false,
+        run: ping::run,
+    },
+    ProtocolEntry {
+        name: "chord-batch",
+        about: "Chord with random key hashing; a range is fetched as consecutive batches of point lookups (the paper's baseline)",
+        needs_dataset: true,
+        uses_ring: true,
+        run: chord_batch::run,
+    },
+];
 
 /// Looks a protocol up by name, explaining the choices when it is unknown.
 pub fn find(name: &str) -> Result<&'static ProtocolEntry> {

@@ -49,8 +49,10 @@ pub enum Msg {
     Pong(u32, u32),
 }
 
+/// Names of [`Msg`]'s kinds.
+pub const KINDS: &[&str] = &["ping", "pong"];
+
 impl Message for Msg {
-    const KINDS: &'static [&'static str] = &["ping", "pong"];
     fn kind(&self) -> usize {
         match self {
             Msg::Ping(..) => 0,
@@ -208,7 +210,7 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
         m.latency.one_way,
         m.latency.local_us,
         &vnodes,
-        Msg::KINDS.len(),
+        KINDS.len(),
     );
     let mut k: Kernel<Msg, Timer> = Kernel::new(net, world.churn.clone());
     let end = m.duration();
@@ -253,9 +255,10 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
     let mean_rtt_ms = ok.iter().sum::<f64>() / ok.len().max(1) as f64 / 1000.0;
     Ok(ProtocolOutput {
         records: p.records,
-        kinds: Msg::KINDS,
+        kinds: KINDS.to_vec(),
         counters: k.net.counters().clone(),
         events: k.events_processed(),
         metrics: vec![("ping_rtt_ms_mean", mean_rtt_ms)],
+        ring: None,
     })
 }

@@ -1,0 +1,157 @@
+//! The manifest's `[chord]` table: timers and limits of the ring maintenance and routing, with
+//! the defaults of model.md §2 (the authors' p2psim configuration where the spec is silent).
+
+use crate::engine::{time, Time};
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
+
+/// Longest successor list a peer may keep (messages carry it inline).
+pub const MAX_SUCCESSORS: usize = 24;
+
+/// How the ring exists at t = 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum RingInit {
+    /// Built converged from the global view (p2psim's `initstate`): static experiments.
+    #[default]
+    Converged,
+    /// Every peer joins through the real protocol, at times spread over `join_spread_s`.
+    Join,
+}
+
+/// The `[chord]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChordConfig {
+    /// Successor-list length (default 15, at most 24).
+    #[serde(default = "d_successors")]
+    pub successors: usize,
+    /// Stabilisation (and predecessor check) period in ms (default 1000).
+    #[serde(default = "d_1000")]
+    pub stabilize_ms: f64,
+    /// One finger is refreshed every `fix_fingers_ms` (default 1000), round robin.
+    #[serde(default = "d_1000")]
+    pub fix_fingers_ms: f64,
+    /// RPC timeout = `rpc_timeout_rtts` x RTT to the callee ... (default 3)
+    #[serde(default = "d_3")]
+    pub rpc_timeout_rtts: f64,
+    /// ... capped at `rpc_timeout_cap_ms` (default 1000).
+    #[serde(default = "d_1000")]
+    pub rpc_timeout_cap_ms: f64,
+    /// A lookup (or batch) unanswered after this long fails (default 10000 ms).
+    #[serde(default = "d_10000")]
+    pub max_lookup_ms: f64,
+    /// `converged` (default) or `join`.
+    #[serde(default)]
+    pub init: RingInit,
+    /// With `init = "join"`: joins are spread uniformly over this many seconds (default 60).
+    #[serde(default = "d_60")]
+    pub join_spread_s: f64,
+    /// Copies of each key: the owner and the next `replicas - 1` distinct-host successors
+    /// (default 1, the paper's setting; model.md suggests 3 for availability studies).
+    #[serde(default = "d_1")]
+    pub replicas: usize,
+    /// Bytes of the value stored with each 8-byte key, for transfer sizes (default 8).
+    #[serde(default = "d_8")]
+    pub value_bytes: u32,
+}
+
+fn d_successors() -> usize {
+    15
+}
+fn d_1000() -> f64 {
+    1000.0
+}
+fn d_3() -> f64 {
+    3.0
+}
+fn d_10000() -> f64 {
+    10_000.0
+}
+fn d_60() -> f64 {
+    60.0
+}
+fn d_1() -> usize {
+    1
+}
+fn d_8() -> u32 {
+    8
+}
+
+impl Default for ChordConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("all keys have defaults")
+    }
+}
+
+/// [`ChordConfig`] validated and converted to µs.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// Successor-list length.
+    pub successors: usize,
+    /// Stabilisation period.
+    pub stabilize: Time,
+    /// Finger refresh period (one finger each).
+    pub fix_fingers: Time,
+    /// RPC timeout multiplier of the RTT.
+    pub rpc_timeout_rtts: f64,
+    /// RPC timeout cap.
+    pub rpc_timeout_cap: Time,
+    /// Lookup deadline.
+    pub max_lookup: Time,
+    /// Ring construction.
+    pub init: RingInit,
+    /// Join spread with `init = join`.
+    pub join_spread: Time,
+    /// Replicas per key.
+    pub replicas: usize,
+    /// Value size per key.
+    pub value_bytes: u32,
+}
+
+impl ChordConfig {
+    /// Validates and converts.
+    pub fn timing(&self) -> Result<Timing> {
+        if self.successors == 0 || self.successors > MAX_SUCCESSORS {
+            bail!(
+                "chord.successors must be in 1..={MAX_SUCCESSORS}, got {}",
+                self.successors
+            );
+        }
+        for (name, v) in [
+            ("chord.stabilize_ms", self.stabilize_ms),
+            ("chord.fix_fingers_ms", self.fix_fingers_ms),
+            ("chord.rpc_timeout_rtts", self.rpc_timeout_rtts),
+            ("chord.rpc_timeout_cap_ms", self.rpc_timeout_cap_ms),
+            ("chord.max_lookup_ms", self.max_lookup_ms),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                bail!("{name} must be > 0, got {v}");
+            }
+        }
+        if !(self.join_spread_s >= 0.0 && self.join_spread_s.is_finite()) {
+            bail!(
+                "chord.join_spread_s must be >= 0, got {}",
+                self.join_spread_s
+            );
+        }
+        if self.replicas == 0 || self.replicas > 8 {
+            bail!(
+                "chord.replicas must be in 1..=8 (1 = the paper's setting), got {}",
+                self.replicas
+            );
+        }
+        Ok(Timing {
+            successors: self.successors,
+            stabilize: time::from_ms_f64(self.stabilize_ms).max(1),
+            fix_fingers: time::from_ms_f64(self.fix_fingers_ms).max(1),
+            rpc_timeout_rtts: self.rpc_timeout_rtts,
+            rpc_timeout_cap: time::from_ms_f64(self.rpc_timeout_cap_ms).max(1),
+            max_lookup: time::from_ms_f64(self.max_lookup_ms).max(1),
+            init: self.init,
+            join_spread: time::from_secs_f64(self.join_spread_s),
+            replicas: self.replicas,
+            value_bytes: self.value_bytes,
+        })
+    }
+}

@@ -1,0 +1,306 @@
+//! Recursive greedy routing of target lists, hop by hop, with acknowledgements.
+//!
+//! At each peer a list is split: targets this peer is responsible for are delivered here; the
+//! others are grouped by next hop (closest preceding live finger or successor, or the successor
+//! itself when it is responsible) and forwarded, one message per distinct next hop. Each forward
+//! is an RPC: the next hop acknowledges, and on timeout the forwarder forgets it and re-routes.
+
+use super::{Delivery, Msg, Purpose, Ring, Rpc, RpcKind, Target, Timer, FINGERS, NONE};
+use crate::engine::{Kernel, PeerId};
+use crate::network::Message;
+use crate::overlay::arena::Handle;
+use crate::overlay::id::{distance, in_open, in_open_closed, RingId};
+
+/// Most overlay hops a target may travel before it is declared unroutable (loop guard).
+const MAX_HOPS: u16 = 256;
+
+/// What routing a list at one peer produced for the application.
+#[derive(Debug, Default)]
+pub struct Routed {
+    /// Targets this peer is responsible for (an [`Purpose::App`] list).
+    pub delivered: Option<Delivery>,
+    /// Targets with no live route at all (the app decides what failure means).
+    pub failed: Option<Delivery>,
+}
+
+impl Ring {
+    /// Whether `p` believes it is responsible for `t`: `t` in (predecessor, p].
+    pub fn is_responsible(&self, p: PeerId, t: RingId) -> bool {
+        let pred = self.pred[p as usize];
+        if pred == NONE {
+            // Alone on the ring: everything is ours.
+            return self.joined[p as usize] && self.successors(p).first().is_none_or(|&s| s == p);
+        }
+        in_open_closed(t, self.vid(pred), self.vid(p))
+    }
+
+    /// The next hop from `p` towards `t`, and whether that peer is the responsible one.
+    pub fn next_hop(&self, p: PeerId, t: RingId) -> Option<(PeerId, bool)> {
+        let succs = self.successors(p);
+        let &s0 = succs.first()?;
+        let me = self.vid(p);
+        if in_open_closed(t, me, self.vid(s0)) {
+            return Some((s0, true));
+        }
+        // Closest preceding node: fingers from the farthest down (the first one inside (me, t)
+        // is the farthest), then the successor list may offer a closer one.
+        let mut best = NONE;
+        let mut best_d = 0;
+        let fingers = &self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS];
+        for &c in fingers.iter().rev() {
+            if c != NONE && c != p && in_open(self.vid(c), me, t) {
+                best = c;
+                best_d = distance(me, self.vid(c));
+                break;
+            }
+        }
+        for &c in succs {
+            let v = self.vid(c);
+            if in_open(v, me, t) && distance(me, v) > best_d {
+                best = c;
+                best_d = distance(me, v);
+            }
+        }
+        Some((if best == NONE { s0 } else { best }, false))
+    }
+
+    /// Routes `list` at peer `at` (the origin itself when `hops == 0`).
+    pub fn route<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        at: PeerId,
+        list: Handle,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+    ) -> Routed {
+        let Some(mut targets) = self.lists.remove(list) else {
+            return Routed::default();
+        };
+        let mut local: Option<Handle> = None;
+        let mut failed: Option<Handle> = None;
+        let mut buckets = std::mem::take(&mut self.scratch_buckets);
+        buckets.clear();
+        for t in targets.drain(..) {
+            if t.final_hop || self.is_responsible(at, t.id) {
+                let l = *local.get_or_insert_with(|| self.new_list());
+                self.push_target(
+                    l,
+                    Target {
+                        final_hop: false,
+                        ..t
+                    },
+                );
+                continue;
+            }
+            match self.next_hop(at, t.id).filter(|_| hops < MAX_HOPS) {
+                None => {
+                    self.stats.unroutable += 1;
+                    let l = *failed.get_or_insert_with(|| self.new_list());
+                    self.push_target(l, t);
+                }
+                Some((next, is_final)) => {
+                    let b = match buckets.iter().position(|b| b.0 == next) {
+                        Some(i) => i,
+                        None => {
+                            let l = self.new_list();
+                            buckets.push((next, l, 0));
+                            buckets.len() - 1
+                        }
+                    };
+                    buckets[b].2 += 1;
+                    let l = buckets[b].1;
+                    self.push_target(
+                        l,
+                        Target {
+                            final_hop: is_final,
+                            ..t
+                        },
+                    );
+                }
+            }
+        }
+        self.spare_lists.push(targets);
+        for &(next, l, len) in &buckets {
+            self.forward(k, at, next, l, len, origin, hops + 1, purpose);
+        }
+        self.scratch_buckets = buckets;
+        let mut out = Routed::default();
+        if let Some(l) = local {
+            match purpose {
+                Purpose::App(query) => {
+                    out.delivered = Some(Delivery {
+                        origin,
+                        query,
+                        list: l,
+                        hops,
+                    })
+                }
+                internal => {
+                    self.free_list(l);
+                    self.send_found(k, at, origin, internal, hops);
+                }
+            }
+        }
+        if let Some(l) = failed {
+            match purpose {
+                Purpose::App(query) => {
+                    out.failed = Some(Delivery {
+                        origin,
+                        query,
+                        list: l,
+                        hops,
+                    })
+                }
+                _ => self.free_list(l),
+            }
+        }
+        out
+    }
+
+    /// Sends a routed list to `next` as an acknowledged RPC.
+    #[allow(clippy::too_many_arguments)]
+    fn forward<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        from: PeerId,
+        next: PeerId,
+        list: Handle,
+        len: u32,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+    ) {
+        let timeout = self.rpc_timeout(k.net.rtt_peers(from, next));
+        let rpc = self.rpcs.insert(Rpc {
+            from,
+            to: next,
+            timer: crate::engine::TimerHandle::default(),
+            kind: RpcKind::Hop {
+                list: None,
+                origin,
+                hops,
+                purpose,
+            },
+        });
+        self.attribute(purpose, 1, 0);
+        let timer = k.set_timer(from, timeout, Timer::Rpc(rpc));
+        if let Some(r) = self.rpcs.get_mut(rpc) {
+            r.timer = timer;
+        }
+        k.send(
+            from,
+            next,
+            Msg::Route {
+                list,
+                len,
+                origin,
+                hops,
+                purpose,
+                rpc,
+            },
+        );
+    }
+
+    fn send_found<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        at: PeerId,
+        origin: PeerId,
+        purpose: Purpose,
+        hops: u16,
+    ) {
+        if origin == at {
+            self.on_found(k, at, purpose, at);
+        } else {
+            k.send(
+                at,
+                origin,
+                Msg::Found {
+                    purpose,
+                    owner: at,
+                    hops,
+                },
+            );
+        }
+    }
+
+    /// A routed list arrived at `to` from `from`: acknowledge, then route it onwards.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_route<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        from: PeerId,
+        to: PeerId,
+        list: Handle,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+        rpc: Handle,
+    ) -> Routed {
+        k.send(to, from, Msg::HopAck { rpc });
+        self.attribute(purpose, 1, 0);
+        self.route(k, to, list, origin, hops, purpose)
+    }
+
+    /// The next hop acknowledged: the hop RPC is complete.
+    pub fn on_hop_ack<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        rpc: Handle,
+    ) {
+        if let Some(r) = self.rpcs.remove(rpc) {
+            k.cancel(r.timer);
+            if let RpcKind::Hop { list: Some(l), .. } = r.kind {
+                self.free_list(l); // (cannot happen: a returned list means the message was lost)
+            }
+        }
+    }
+
+    /// A successor-list answer was lost: release its list.
+    pub fn on_succs_lost(&mut self, list: Handle) {
+        self.succ_lists.remove(list);
+    }
+
+    /// A routed message was lost at a dead peer: the forwarder keeps the list for its retry.
+    pub fn on_route_lost(&mut self, list: Handle, rpc: Handle) {
+        match self.rpcs.get_mut(rpc) {
+            Some(Rpc {
+                kind: RpcKind::Hop {
+                    list: slot @ None, ..
+                },
+                ..
+            }) => *slot = Some(list),
+            _ => self.free_list(list),
+        }
+    }
+
+    /// A hop RPC timed out at its forwarder: forget the silent peer and re-route what came back.
+    pub(super) fn on_hop_timeout<A: Message + Clone, T: Copy + std::fmt::Debug>(
+        &mut self,
+        k: &mut Kernel<Msg<A>, Timer<T>>,
+        r: Rpc,
+    ) -> Routed {
+        self.stats.timeouts += 1;
+        self.forget(r.from, r.to);
+        if let RpcKind::Hop { purpose, .. } = r.kind {
+            self.attribute(purpose, 0, 1);
+        }
+        if let RpcKind::Hop {
+            list: Some(list),
+            origin,
+            hops,
+            purpose,
+            ..
+        } = r.kind
+        {
+            // The targets never arrived: route them again from here (hops already counted the
+            // failed attempt's message, not a hop: undo it).
+            for t in self.lists.get_mut(list).into_iter().flatten() {
+                t.final_hop = false;
+            }
+            return self.route(k, r.from, list, origin, hops.saturating_sub(1), purpose);
+        }
+        Routed::default()
+    }
+}

@@ -1,0 +1,83 @@
+//! Ring identifiers: 64-bit positions on a circle, the interval tests Chord needs, and the hashes
+//! that place peers (PeerHASH) and keys (KeyHASH) on the ring.
+
+use sha1::{Digest, Sha1};
+
+/// A position on the 64-bit identifier circle.
+pub type RingId = u64;
+
+/// `x` in the half-open arc `(a, b]` going clockwise from `a` (the whole circle when `a == b`).
+#[inline]
+pub fn in_open_closed(x: RingId, a: RingId, b: RingId) -> bool {
+    if a < b {
+        a < x && x <= b
+    } else {
+        x > a || x <= b
+    }
+}
+
+/// `x` in the open arc `(a, b)` going clockwise from `a` (everything but `a` when `a == b`).
+#[inline]
+pub fn in_open(x: RingId, a: RingId, b: RingId) -> bool {
+    if a < b {
+        a < x && x < b
+    } else {
+        x > a || x < b
+    }
+}
+
+/// Clockwise distance from `a` to `b`.
+#[inline]
+pub fn distance(a: RingId, b: RingId) -> u64 {
+    b.wrapping_sub(a)
+}
+
+/// The simulated network address of host `h` (10.0.0.0/8, one address per host).
+pub fn host_address(h: u32) -> String {
+    format!("10.{}.{}.{}", (h >> 16) & 0xFF, (h >> 8) & 0xFF, h & 0xFF)
+}
+
+/// PeerHASH: the first 8 bytes (big-endian) of SHA-1 over `"<address>:<port>"`.
+pub fn peer_hash(address: &str, port: u16) -> RingId {
+    let d = Sha1::digest(format!("{address}:{port}").as_bytes());
+    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+}
+
+/// Port of virtual peer `v` of a host (peers of one host differ by port).
+pub fn vnode_port(v: u32) -> u16 {
+    4000 + v as u16
+}
+
+/// Chord's KeyHASH: the first 8 bytes of SHA-1 over the key's 8 little-endian bytes
+/// (a uniform 64-bit hash that destroys key order: what makes Chord's ranges expensive).
+#[inline]
+pub fn key_hash(key: u64) -> RingId {
+    let d = Sha1::digest(key.to_le_bytes());
+    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arcs_wrap_around() {
+        assert!(in_open_closed(5, 3, 5));
+        assert!(!in_open_closed(3, 3, 5));
+        assert!(in_open_closed(1, u64::MAX - 2, 2));
+        assert!(in_open_closed(u64::MAX, u64::MAX - 2, 2));
+        assert!(!in_open_closed(3, u64::MAX - 2, 2));
+        assert!(in_open_closed(7, 4, 4), "a == b is the whole circle");
+        assert!(in_open(4, 3, 5) && !in_open(5, 3, 5));
+        assert!(!in_open(4, 4, 4) && in_open(5, 4, 4));
+        assert_eq!(distance(u64::MAX, 1), 2);
+    }
+
+    #[test]
+    fn hashes_are_sha1_prefixes() {
+        // SHA-1("10.0.0.1:4000") starts with these 8 bytes (checked with Python's hashlib).
+        assert_eq!(peer_hash(&host_address(1), vnode_port(0)), PEER_GOLDEN);
+        assert_ne!(key_hash(1), key_hash(2));
+    }
+    const PEER_GOLDEN: u64 = 3_118_096_593_553_434_760;
+}

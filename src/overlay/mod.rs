@@ -1,0 +1,146 @@
+//! Structured overlays: the Chord ring with virtual nodes, shared by every ring-based protocol.
+//!
+//! An application (Chord-batch, LEAD, MARQUES) implements [`RingApp`]; [`Overlay`] glues it to a
+//! [`Ring`] and implements the kernel's [`Protocol`]: ring messages and timers go to the ring,
+//! application ones to the app, and targets that reach their responsible peer are handed to the
+//! app as a [`Delivery`].
+
+pub mod arena;
+pub mod check;
+pub mod chord;
+pub mod id;
+pub mod view;
+
+use crate::engine::{HostId, Kernel, PeerId, Protocol};
+use crate::network::Message;
+pub use chord::routing::Routed;
+pub use chord::{
+    ChordConfig, Delivery, Msg, Purpose, Ring, RingInit, Target, Timer, NONE, RING_KINDS,
+};
+
+/// The kernel type of an overlay running app `A`.
+pub type OverlayKernel<A> = Kernel<Msg<<A as RingApp>::Msg>, Timer<<A as RingApp>::Timer>>;
+
+/// An application running on the ring.
+pub trait RingApp: Sized {
+    /// Its own messages (kinds are numbered after [`RING_KINDS`]).
+    type Msg: Message + Clone;
+    /// Its own timers.
+    type Timer: Copy + std::fmt::Debug;
+
+    /// Names of its message kinds.
+    fn kinds(&self) -> &'static [&'static str];
+    /// Called once after the ring started.
+    fn start(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>);
+    /// Targets reached the peer responsible for them.
+    fn on_deliver(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>, at: PeerId, d: Delivery);
+    /// Targets that could not be routed at all from `at` (no live routing entry).
+    fn on_route_failed(
+        &mut self,
+        ring: &mut Ring,
+        k: &mut OverlayKernel<Self>,
+        at: PeerId,
+        d: Delivery,
+    );
+    /// One of its messages arrived.
+    fn on_message(
+        &mut self,
+        ring: &mut Ring,
+        k: &mut OverlayKernel<Self>,
+        from: PeerId,
+        to: PeerId,
+        msg: Self::Msg,
+    );
+    /// One of its timers fired.
+    fn on_timer(
+        &mut self,
+        ring: &mut Ring,
+        k: &mut OverlayKernel<Self>,
+        peer: PeerId,
+        timer: Self::Timer,
+    );
+    /// One of its messages was lost at a dead receiver (reclaim resources only).
+    fn on_lost(&mut self, _ring: &mut Ring, _k: &mut OverlayKernel<Self>, _msg: Self::Msg) {}
+}
+
+/// A ring plus the application on top of it.
+pub struct Overlay<A: RingApp> {
+    /// The Chord substrate.
+    pub ring: Ring,
+    /// The application.
+    pub app: A,
+}
+
+impl<A: RingApp> Overlay<A> {
+    /// All message kind names: ring kinds, then the app's.
+    pub fn kind_names(&self) -> Vec<&'static str> {
+        RING_KINDS.iter().chain(self.app.kinds()).copied().collect()
+    }
+
+    fn hand_up(&mut self, k: &mut OverlayKernel<A>, at: PeerId, r: Routed) {
+        if let Some(d) = r.delivered {
+            self.app.on_deliver(&mut self.ring, k, at, d);
+        }
+        if let Some(d) = r.failed {
+            self.app.on_route_failed(&mut self.ring, k, at, d);
+        }
+    }
+}
+
+impl<A: RingApp> Protocol for Overlay<A> {
+    type Msg = Msg<A::Msg>;
+    type Timer = Timer<A::Timer>;
+
+    fn start(&mut self, k: &mut OverlayKernel<A>) {
+        self.ring.start(k);
+        self.app.start(&mut self.ring, k);
+    }
+
+    fn on_message(&mut self, k: &mut OverlayKernel<A>, from: PeerId, to: PeerId, msg: Self::Msg) {
+        match msg {
+            Msg::Route {
+                list,
+                origin,
+                hops,
+                purpose,
+                rpc,
+                ..
+            } => {
+                let r = self
+                    .ring
+                    .on_route(k, from, to, list, origin, hops, purpose, rpc);
+                self.hand_up(k, to, r);
+            }
+            Msg::App(m) => self.app.on_message(&mut self.ring, k, from, to, m),
+            other => self.ring.on_message(k, from, to, other),
+        }
+    }
+
+    fn on_timer(&mut self, k: &mut OverlayKernel<A>, peer: PeerId, timer: Self::Timer) {
+        match timer {
+            Timer::App(t) => self.app.on_timer(&mut self.ring, k, peer, t),
+            t => {
+                let r = self.ring.on_timer(k, peer, t);
+                self.hand_up(k, peer, r);
+            }
+        }
+    }
+
+    fn on_lost(&mut self, k: &mut OverlayKernel<A>, _from: PeerId, _to: PeerId, msg: Self::Msg) {
+        match msg {
+            Msg::Route { list, rpc, .. } => self.ring.on_route_lost(list, rpc),
+            Msg::Succs { list, .. } => self.ring.on_succs_lost(list),
+            Msg::App(m) => self.app.on_lost(&mut self.ring, k, m),
+            _ => {}
+        }
+    }
+
+    fn on_host_down(&mut self, k: &mut OverlayKernel<A>, host: HostId) {
+        let net = &k.net;
+        self.ring.host_down(host, |p| net.host_of(p));
+    }
+
+    fn on_host_up(&mut self, k: &mut OverlayKernel<A>, host: HostId) {
+        self.ring.host_up(k, host);
+    }
+}
