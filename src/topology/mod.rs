@@ -37,6 +37,7 @@ pub struct Topology {
     hosts: usize,
     backing: Backing,
     slice_period: Option<Time>,
+    symmetric: bool,
 }
 
 impl Topology {
@@ -47,12 +48,25 @@ impl Topology {
         backing: Backing,
         slice_period: Option<Time>,
     ) -> Self {
+        let symmetric = match &backing {
+            Backing::Matrix(slices) => slices.iter().all(|m| {
+                (0..hosts).all(|a| (a + 1..hosts).all(|b| m[a * hosts + b] == m[b * hosts + a]))
+            }),
+            // The synthetic per-pair models are symmetric by construction.
+            _ => true,
+        };
         Topology {
             description,
             hosts,
             backing,
             slice_period,
+            symmetric,
         }
+    }
+
+    /// True when rtt(a, b) == rtt(b, a) for every pair and slice (lets callers read one entry).
+    pub fn is_symmetric(&self) -> bool {
+        self.symmetric
     }
 
     /// Number of hosts.

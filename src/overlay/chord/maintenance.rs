@@ -136,19 +136,19 @@ impl Ring {
         }
         let s0 = match self.successors(p).first() {
             Some(&s) => s,
-            None => {
-                // Alone (or every successor died): a known predecessor closes the ring again,
-                // otherwise rejoin through a bootstrap peer.
+            None if self.alone[p as usize] => {
+                // Founder with successor = self: the first peer that notified it closes the ring.
                 let pred = self.pred[p as usize];
-                if pred != NONE {
-                    self.set_successors(p, &[pred]);
-                    pred
-                } else {
-                    if self.view.live().len() > 1 {
-                        self.begin_join(k, p);
-                    }
+                if pred == NONE {
                     return;
                 }
+                self.set_successors(p, &[pred]);
+                pred
+            }
+            None => {
+                // Every successor is gone: this peer is cut off and must rejoin.
+                self.begin_join(k, p);
+                return;
             }
         };
         let rpc = self.call(k, p, s0, RpcKind::Stabilize);
@@ -211,18 +211,24 @@ impl Ring {
         self.reset(p);
         self.join_attempt[p as usize] += 1;
         let attempt = self.join_attempt[p as usize];
+        // A random live joined peer: a seeded random start in the live ring, then the first
+        // joined peer from there (never a second ring while one exists).
         let live = self.view.live().len();
         let mut bootstrap = NONE;
-        for _ in 0..64.min(4 * live) {
-            let q = self.view.live()[self.rng.below(live as u64) as usize].1;
-            if q != p && self.joined[q as usize] {
-                bootstrap = q;
-                break;
+        if live > 0 {
+            let start = self.rng.below(live as u64) as usize;
+            for j in 0..live {
+                let q = self.view.live()[(start + j) % live].1;
+                if q != p && self.joined[q as usize] {
+                    bootstrap = q;
+                    break;
+                }
             }
         }
         if bootstrap == NONE {
             // Nobody to join: p starts a ring of its own.
             self.joined[p as usize] = true;
+            self.alone[p as usize] = true;
             self.stats.joins += 1;
             return;
         }
@@ -345,6 +351,10 @@ impl Ring {
                     && (pred == NONE || in_open(self.vid(from), self.vid(pred), self.vid(to)))
                 {
                     self.pred[to as usize] = from;
+                    if self.alone[to as usize] {
+                        // successor = self: stabilisation would adopt successor.predecessor = from.
+                        self.set_successors(to, &[from]);
+                    }
                 }
             }
             Msg::NotifyPred => {
@@ -418,7 +428,11 @@ impl Ring {
         let take = s_list.len().min(MAX_SUCCESSORS);
         list[1..=take].copy_from_slice(&s_list[..take]);
         self.set_successors(p, &list[..=take]);
-        if s_pred != NONE && s_pred != p {
+        // The successor's predecessor is ours only if it precedes us; a stale one (a peer that
+        // joined between us and s, or an old pointer) would make (pred, p] cover most of the ring.
+        let precedes =
+            s_pred != NONE && s_pred != p && in_open(self.vid(p), self.vid(s_pred), self.vid(s));
+        if precedes {
             self.pred[p as usize] = s_pred;
         }
         // Copy the successor's fingers as a starting point (the paper's join step); they are read
@@ -430,7 +444,7 @@ impl Ring {
         self.joined[p as usize] = true;
         self.stats.joins += 1;
         k.send(p, s, Msg::Notify);
-        if s_pred != NONE && s_pred != p {
+        if precedes {
             k.send(p, s_pred, Msg::NotifyPred);
             let rpc = self.call(k, p, s, RpcKind::KeyRequest);
             let lo = self.vid(s_pred);

@@ -259,6 +259,8 @@ pub struct Ring {
     finger: Vec<PeerId>,
     next_finger: Vec<u8>,
     joined: Vec<bool>,
+    /// Founded a ring and has not learnt of any other peer yet (Chord's "successor = self").
+    alone: Vec<bool>,
     join_attempt: Vec<u32>,
     rpcs: Arena<Rpc>,
     lists: Arena<Vec<Target>>,
@@ -285,6 +287,7 @@ impl Ring {
             finger: vec![NONE; n * FINGERS],
             next_finger: vec![(FINGERS - 1) as u8; n],
             joined: vec![false; n],
+            alone: vec![false; n],
             join_attempt: vec![0; n],
             rpcs: Arena::default(),
             lists: Arena::default(),
@@ -398,6 +401,9 @@ impl Ring {
             n += 1;
         }
         self.succ_len[p as usize] = n as u8;
+        if n > 0 {
+            self.alone[p as usize] = false;
+        }
     }
 
     /// Removes a peer believed dead from `p`'s successor list, fingers and predecessor.
@@ -429,6 +435,7 @@ impl Ring {
         self.succ_len[p as usize] = 0;
         self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS].fill(NONE);
         self.joined[p as usize] = false;
+        self.alone[p as usize] = false;
         self.next_finger[p as usize] = (FINGERS - 1) as u8;
     }
 

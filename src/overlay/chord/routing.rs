@@ -28,8 +28,8 @@ impl Ring {
     pub fn is_responsible(&self, p: PeerId, t: RingId) -> bool {
         let pred = self.pred[p as usize];
         if pred == NONE {
-            // Alone on the ring: everything is ours.
-            return self.joined[p as usize] && self.successors(p).first().is_none_or(|&s| s == p);
+            // Only the founder of a ring that nobody else has joined yet owns everything.
+            return self.alone[p as usize];
         }
         in_open_closed(t, self.vid(pred), self.vid(p))
     }
@@ -81,8 +81,10 @@ impl Ring {
         let mut failed: Option<Handle> = None;
         let mut buckets = std::mem::take(&mut self.scratch_buckets);
         buckets.clear();
+        let pred = self.pred[at as usize];
         for t in targets.drain(..) {
-            if t.final_hop || self.is_responsible(at, t.id) {
+            let responsible = self.is_responsible(at, t.id);
+            if responsible || (t.final_hop && (pred == NONE || hops >= MAX_HOPS)) {
                 let l = *local.get_or_insert_with(|| self.new_list());
                 self.push_target(
                     l,
@@ -93,7 +95,14 @@ impl Ring {
                 );
                 continue;
             }
-            match self.next_hop(at, t.id).filter(|_| hops < MAX_HOPS) {
+            // Handed over as "responsible" by a forwarder with a stale successor, but our own
+            // predecessor shows the target lies before us: pass it back to the predecessor.
+            let step = if t.final_hop {
+                Some((pred, true))
+            } else {
+                self.next_hop(at, t.id)
+            };
+            match step.filter(|_| hops < MAX_HOPS) {
                 None => {
                     self.stats.unroutable += 1;
                     let l = *failed.get_or_insert_with(|| self.new_list());
