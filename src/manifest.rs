@@ -310,6 +310,13 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// Finds the first `section.key` (or top-level key) named in `msg` and its line in `text`.
 fn key_line(text: &str, msg: &str) -> Option<(String, usize)> {
     for word in msg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
+        if SECTIONS.contains(&word) {
+            // A whole table is at fault: point at its header.
+            let header = format!("[{word}]");
+            if let Some(i) = text.lines().position(|l| l.trim() == header) {
+                return Some((word.to_string(), i + 1));
+            }
+        }
         let (section, key) = match word.split_once('.') {
             Some((s, k)) if SECTIONS.contains(&s) && !k.is_empty() => (Some(s), k),
             _ if ["duration_s", "seed", "protocol", "name"].contains(&word) => (None, word),

@@ -125,3 +125,51 @@ fn a_manifest_runs_end_to_end_from_the_cli() {
     assert!(prov["events"].as_u64().unwrap() > 0);
     assert!(p.join("out/churn.csv").exists());
 }
+
+#[test]
+fn check_flag_verifies_rings_and_refuses_ringless_protocols() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(
+        p.join("ring.toml"),
+        "duration_s = 20\nprotocol = \"chord-batch\"\n[topology]\nhosts = 30\n[overlay]\nvnodes = 2\n[churn]\nmodel = \"none\"\n\
+         [dataset]\nname = \"uniform\"\nkeys = 10000\ncache = false\n[workload]\nqueries_per_s = 20\nquery = \"lookup\"\n[output]\ndir = \"out\"\n",
+    )
+    .unwrap();
+    let (code, err) = leadsim(&["run", "ring.toml", "--check"], p);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("ring check: 60 live peers") && err.contains("OK"),
+        "{err}"
+    );
+    std::fs::write(
+        p.join("ping.toml"),
+        "duration_s = 5\n[topology]\nhosts = 5\n[output]\ndir = \"out2\"\n",
+    )
+    .unwrap();
+    expect_error(
+        &["run", "ping.toml", "--check"],
+        p,
+        &["does not run on a ring"],
+    );
+    std::fs::write(
+        p.join("bad.toml"),
+        "protocol = \"ping\"\n[chord]\nsuccessors = 4\n",
+    )
+    .unwrap();
+    expect_error(
+        &["run", "bad.toml"],
+        p,
+        &["bad.toml:2: chord", "does not run on the Chord ring"],
+    );
+    std::fs::write(
+        p.join("bad2.toml"),
+        "protocol = \"chord-batch\"\n[chord]\nsuccessors = 99\n",
+    )
+    .unwrap();
+    expect_error(
+        &["run", "bad2.toml"],
+        p,
+        &["bad2.toml:3: chord.successors", "1..=24"],
+    );
+}

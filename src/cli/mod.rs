@@ -31,6 +31,11 @@ enum Command {
         /// Output directory (overrides the manifest's output.dir).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Check ring invariants at the end (ring protocols): every live peer has its true
+        /// successor and predecessor, and, without churn, every answer came from the true owner.
+        /// Fails (exit 2) when they do not hold although churn was off or had stopped long enough.
+        #[arg(long)]
+        check: bool,
     },
     /// Inspect manifests.
     Manifest {
@@ -133,6 +138,8 @@ enum DatasetCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Run a manifest and print wall time, events, events/s and peak memory (writes nothing).
+    Run { manifest: PathBuf },
     /// Hold-model benchmark of the event queue candidates and of the whole kernel.
     Engine {
         /// Pending-event counts.
@@ -148,11 +155,18 @@ enum BenchCommand {
 pub fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run { manifest, out } => {
+        Command::Run {
+            manifest,
+            out,
+            check,
+        } => {
             let m = Manifest::load(&manifest)?;
             let dir = out.unwrap_or_else(|| m.output.dir.clone());
             let r = experiment::run_manifest(&m)?;
             let files = r.write(&dir)?;
+            if check {
+                eprintln!("{}", experiment::check_invariants(&r)?);
+            }
             let p = r.provenance();
             eprintln!(
                 "{}: {} queries, {} events in {:.2} s ({:.2} M events/s)",
@@ -219,6 +233,27 @@ pub fn main() -> Result<()> {
                 inputs::dataset_stats(&source, keys, seed)
             }
         },
+        Command::Bench {
+            command: BenchCommand::Run { manifest },
+        } => {
+            let t = std::time::Instant::now();
+            let m = Manifest::load(&manifest)?;
+            let r = experiment::run_manifest(&m)?;
+            let total = t.elapsed().as_secs_f64();
+            let p = r.provenance();
+            println!("manifest            {}", manifest.display());
+            println!("simulated           {} s", m.duration_s);
+            println!("queries             {}", r.output.records.len());
+            println!("events              {}", p.events);
+            println!("simulation wall     {:.2} s", p.wall_s);
+            println!("events/s            {:.2} M", p.events_per_s / 1e6);
+            println!("total wall          {total:.2} s (inputs: topology, dataset, churn)");
+            match leadsim::bench::peak_rss_bytes() {
+                Some(b) => println!("peak memory (RSS)   {:.1} MB", b as f64 / 1e6),
+                None => println!("peak memory (RSS)   unavailable on this platform"),
+            }
+            Ok(())
+        }
         Command::Bench {
             command: BenchCommand::Engine { pending, ops },
         } => {

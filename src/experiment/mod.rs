@@ -243,6 +243,61 @@ impl RunResult {
     }
 }
 
+/// Stabilisation periods of calm after churn stops before `--check` requires a consistent ring.
+pub const CHECK_CALM_PERIODS: u64 = 30;
+
+/// Checks ring invariants of a finished run (`leadsim run --check`). Returns the report; fails
+/// when the ring should have converged (no churn, or churn stopped at least
+/// [`CHECK_CALM_PERIODS`] stabilisation periods before the end) but has not, or when a run
+/// without churn answered any lookup from a peer that was not the true owner.
+pub fn check_invariants(r: &RunResult) -> Result<String> {
+    let m = &r.manifest;
+    let Some(report) = &r.output.ring else {
+        anyhow::bail!(
+            "--check: protocol \"{}\" does not run on a ring; nothing to check",
+            m.protocol
+        );
+    };
+    let stabilize = m.chord.clone().unwrap_or_default().timing()?.stabilize;
+    let churn_free = m.churn.model == crate::churn::ChurnModel::None;
+    let calm = churn_free
+        || m.churn.stop_s.is_some_and(|s| {
+            crate::engine::time::from_secs_f64(s) + CHECK_CALM_PERIODS * stabilize <= m.duration()
+        });
+    let wrong_owner = r
+        .output
+        .metrics
+        .iter()
+        .find(|(n, _)| *n == "wrong_owner_share")
+        .map(|(_, v)| *v)
+        .unwrap_or(0.0);
+    let text = format!(
+        "ring check: {} live peers, {} unjoined, {} wrong successors, {} wrong predecessors, \
+         {} with dead successor-list entries; wrong-owner share {wrong_owner:.6}",
+        report.live,
+        report.unjoined,
+        report.wrong_successor,
+        report.wrong_predecessor,
+        report.dead_in_successor_list
+    );
+    if calm && !report.consistent() {
+        anyhow::bail!("{text}\nthe ring is not consistent although churn was off or had stopped");
+    }
+    if churn_free
+        && m.chord
+            .as_ref()
+            .is_none_or(|c| c.init == crate::overlay::RingInit::Converged)
+        && wrong_owner > 0.0
+    {
+        anyhow::bail!("{text}\nlookups reached wrong owners on a static converged ring");
+    }
+    Ok(if calm {
+        format!("{text}: OK")
+    } else {
+        format!("{text} (churn active: not enforced)")
+    })
+}
+
 /// Fixed-precision float for CSVs (stable bytes; NaN as empty).
 pub fn fmt(x: f64) -> String {
     if x.is_finite() {
