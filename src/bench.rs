@@ -115,44 +115,32 @@ pub fn hold_priority_queue_crate(pending: usize, ops: u64) -> BenchRow {
     })
 }
 
-/// Hold model on the kernel's queue ([`EventQueue`]: calendar queue of packed keys).
-pub fn hold_calendar(pending: usize, ops: u64) -> BenchRow {
-    let inc = increments(1 << 16, 1);
-    let mut q = EventQueue::with_capacity(pending);
-    let mut seq = 0u64;
-    for i in 0..pending {
-        q.push(QueueEntry {
-            time: inc[i % inc.len()] * 3,
-            seq,
-            slot: i as u32,
-        });
-        seq += 1;
-    }
-    timed(
-        "EventQueue: calendar queue (kernel queue)",
-        pending,
-        ops,
-        || {
-            let mut acc = 0u64;
-            for i in 0..ops {
-                let e = q.pop().expect("non-empty");
-                acc = acc.wrapping_add(e.time);
-                q.push(QueueEntry {
-                    time: e.time + inc[i as usize & 0xFFFF],
-                    seq,
-                    slot: e.slot,
-                });
-                seq += 1;
-            }
-            acc
-        },
-    )
+/// The two queue types of the kernel module, behind one interface for the hold loop.
+trait HoldQueue {
+    fn push(&mut self, e: QueueEntry);
+    fn pop(&mut self) -> Option<QueueEntry>;
 }
 
-/// Hold model on [`HeapQueue`]: packed 128-bit keys in one `BinaryHeap`.
-pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
+impl HoldQueue for EventQueue {
+    fn push(&mut self, e: QueueEntry) {
+        EventQueue::push(self, e)
+    }
+    fn pop(&mut self) -> Option<QueueEntry> {
+        EventQueue::pop(self)
+    }
+}
+
+impl HoldQueue for HeapQueue {
+    fn push(&mut self, e: QueueEntry) {
+        HeapQueue::push(self, e)
+    }
+    fn pop(&mut self) -> Option<QueueEntry> {
+        HeapQueue::pop(self)
+    }
+}
+
+fn hold_packed<Q: HoldQueue>(name: &'static str, mut q: Q, pending: usize, ops: u64) -> BenchRow {
     let inc = increments(1 << 16, 1);
-    let mut q = HeapQueue::with_capacity(pending);
     let mut seq = 0u64;
     for i in 0..pending {
         q.push(QueueEntry {
@@ -162,7 +150,7 @@ pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
         });
         seq += 1;
     }
-    timed("BinaryHeap of packed u128 keys", pending, ops, || {
+    timed(name, pending, ops, || {
         let mut acc = 0u64;
         for i in 0..ops {
             let e = q.pop().expect("non-empty");
@@ -176,6 +164,22 @@ pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
         }
         acc
     })
+}
+
+/// Hold model on the kernel's queue ([`EventQueue`]: calendar queue of packed keys).
+pub fn hold_calendar(pending: usize, ops: u64) -> BenchRow {
+    let q = EventQueue::with_capacity(pending);
+    hold_packed("EventQueue: calendar queue (kernel queue)", q, pending, ops)
+}
+
+/// Hold model on [`HeapQueue`]: packed 128-bit keys in one `BinaryHeap`.
+pub fn hold_packed_u128(pending: usize, ops: u64) -> BenchRow {
+    hold_packed(
+        "BinaryHeap of packed u128 keys",
+        HeapQueue::with_capacity(pending),
+        pending,
+        ops,
+    )
 }
 
 /// A 24-byte heap entry ordered by (time, seq), reversed, for the comparison.

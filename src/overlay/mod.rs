@@ -59,6 +59,21 @@ pub trait RingApp: Sized {
         peer: PeerId,
         timer: Self::Timer,
     );
+    /// Hands what routing produced at `at` to [`RingApp::on_deliver`] / [`RingApp::on_route_failed`].
+    fn handle_routed(
+        &mut self,
+        ring: &mut Ring,
+        k: &mut OverlayKernel<Self>,
+        at: PeerId,
+        r: Routed,
+    ) {
+        if let Some(d) = r.delivered {
+            self.on_deliver(ring, k, at, d);
+        }
+        if let Some(d) = r.failed {
+            self.on_route_failed(ring, k, at, d);
+        }
+    }
     /// One of its messages was lost at a dead receiver (reclaim resources only).
     fn on_lost(&mut self, _ring: &mut Ring, _k: &mut OverlayKernel<Self>, _msg: Self::Msg) {}
 }
@@ -75,15 +90,6 @@ impl<A: RingApp> Overlay<A> {
     /// All message kind names: ring kinds, then the app's.
     pub fn kind_names(&self) -> Vec<&'static str> {
         RING_KINDS.iter().chain(self.app.kinds()).copied().collect()
-    }
-
-    fn hand_up(&mut self, k: &mut OverlayKernel<A>, at: PeerId, r: Routed) {
-        if let Some(d) = r.delivered {
-            self.app.on_deliver(&mut self.ring, k, at, d);
-        }
-        if let Some(d) = r.failed {
-            self.app.on_route_failed(&mut self.ring, k, at, d);
-        }
     }
 }
 
@@ -109,7 +115,7 @@ impl<A: RingApp> Protocol for Overlay<A> {
                 let r = self
                     .ring
                     .on_route(k, from, to, list, origin, hops, purpose, rpc);
-                self.hand_up(k, to, r);
+                self.app.handle_routed(&mut self.ring, k, to, r);
             }
             Msg::App(m) => self.app.on_message(&mut self.ring, k, from, to, m),
             other => self.ring.on_message(k, from, to, other),
@@ -121,7 +127,7 @@ impl<A: RingApp> Protocol for Overlay<A> {
             Timer::App(t) => self.app.on_timer(&mut self.ring, k, peer, t),
             t => {
                 let r = self.ring.on_timer(k, peer, t);
-                self.hand_up(k, peer, r);
+                self.app.handle_routed(&mut self.ring, k, peer, r);
             }
         }
     }

@@ -147,52 +147,26 @@ impl ChordBatch {
         );
         let keys = self.keys.clone();
         let keys = keys.keys();
-        match self.mode {
-            BatchMode::Consolidated => {
-                let list = ring.new_list();
-                for i in lo..hi {
-                    ring.push_target(
-                        list,
-                        Target {
-                            id: key_hash(keys[first + i]),
-                            tag: i as u32,
-                            final_hop: false,
-                        },
-                    );
-                }
-                let r = ring.route(k, origin, list, origin, 0, crate::overlay::Purpose::App(q));
-                self.hand(ring, k, origin, r);
+        // Consolidated: the whole batch is one target list; parallel: one list per key.
+        let group = match self.mode {
+            BatchMode::Consolidated => hi - lo,
+            BatchMode::Parallel => 1,
+        };
+        for start in (lo..hi).step_by(group.max(1)) {
+            let list = ring.new_list();
+            for i in start..(start + group).min(hi) {
+                let id = key_hash(keys[first + i]);
+                ring.push_target(
+                    list,
+                    Target {
+                        id,
+                        tag: i as u32,
+                        final_hop: false,
+                    },
+                );
             }
-            BatchMode::Parallel => {
-                for i in lo..hi {
-                    let list = ring.new_list();
-                    ring.push_target(
-                        list,
-                        Target {
-                            id: key_hash(keys[first + i]),
-                            tag: i as u32,
-                            final_hop: false,
-                        },
-                    );
-                    let r = ring.route(k, origin, list, origin, 0, crate::overlay::Purpose::App(q));
-                    self.hand(ring, k, origin, r);
-                }
-            }
-        }
-    }
-
-    fn hand(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
-        at: PeerId,
-        r: crate::overlay::Routed,
-    ) {
-        if let Some(d) = r.delivered {
-            self.on_deliver(ring, k, at, d);
-        }
-        if let Some(d) = r.failed {
-            self.on_route_failed(ring, k, at, d);
+            let r = ring.route(k, origin, list, origin, 0, crate::overlay::Purpose::App(q));
+            self.handle_routed(ring, k, origin, r);
         }
     }
 
