@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to the library.
 
 mod inputs;
+mod model;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -58,6 +59,11 @@ enum Command {
     Dataset {
         #[command(subcommand)]
         command: DatasetCommand,
+    },
+    /// Learned hash functions: evaluate (Table I) and run Model-Scout.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
     },
     /// Performance benchmarks (printed figures, never pass/fail).
     Bench {
@@ -133,6 +139,44 @@ enum DatasetCommand {
         keys: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Train models and print max / average log2 error (log2(|predicted - true| + 1) per key),
+    /// p50 / p99 absolute error, size, training time and prediction ns/key; optionally as CSV.
+    Eval {
+        /// A config file instead of flags (see experiments/table1.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// A SOSD file or a synthetic dataset name (default osmc64-like).
+        #[arg(long)]
+        dataset: Option<String>,
+        #[arg(long, default_value_t = 200_000_000)]
+        keys: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Models: rmi:ROOT,LEAF,B (roots linear, robust-linear, cubic, radixN; leaves linear,
+        /// linear-spline, cubic), rs:EPS,BITS, pgm:EPS, auto[:BUDGET], or linear / radix / cubic
+        /// (the Table I configurations).
+        #[arg(long, num_args = 1.., default_values_t = vec!["linear".to_string(), "radix".to_string(), "cubic".to_string()])]
+        models: Vec<String>,
+        /// Write the table as CSV here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run Model-Scout (1% sample) and print the chosen configuration.
+    Scout {
+        #[arg(long, default_value = "osmc64-like")]
+        dataset: String,
+        #[arg(long, default_value_t = 200_000_000)]
+        keys: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Size budget in bytes (default 12 MiB).
+        #[arg(long, default_value_t = 12 << 20)]
+        budget: usize,
     },
 }
 
@@ -232,6 +276,22 @@ pub fn main() -> Result<()> {
             DatasetCommand::Stats { source, keys, seed } => {
                 inputs::dataset_stats(&source, keys, seed)
             }
+        },
+        Command::Model { command } => match command {
+            ModelCommand::Eval {
+                config,
+                dataset,
+                keys,
+                seed,
+                models,
+                out,
+            } => model::eval(config, dataset, keys, seed, models, out),
+            ModelCommand::Scout {
+                dataset,
+                keys,
+                seed,
+                budget,
+            } => model::scout_cmd(dataset, keys, seed, budget),
         },
         Command::Bench {
             command: BenchCommand::Run { manifest },

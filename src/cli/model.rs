@@ -1,0 +1,158 @@
+//! `leadsim model ...`: train and evaluate learned hash functions.
+
+use anyhow::{Context, Result};
+use leadsim::data::{DatasetSpec, KeySet};
+use leadsim::learned::eval::{evaluate, to_csv, EvalRow};
+use leadsim::learned::scout::scout;
+use leadsim::learned::ModelSpec;
+use leadsim::output::write_atomic;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// A model-evaluation config file (e.g. `experiments/table1.toml`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvalConfig {
+    /// The keys (same table as in run manifests).
+    #[serde(default)]
+    dataset: DatasetSpec,
+    /// Datasets to repeat the evaluation on (names), in addition to `dataset`.
+    #[serde(default)]
+    also_datasets: Vec<String>,
+    /// Model configurations (see `leadsim model eval --help`).
+    models: Vec<String>,
+    /// CSV to write.
+    output: PathBuf,
+}
+
+fn load_keys(source: &str, keys: usize, seed: u64) -> Result<(String, KeySet)> {
+    let spec = if Path::new(source).exists() {
+        DatasetSpec {
+            file: Some(source.into()),
+            ..Default::default()
+        }
+    } else {
+        DatasetSpec {
+            name: source.to_string(),
+            keys,
+            seed,
+            ..Default::default()
+        }
+    };
+    let set = spec.load(Path::new(leadsim::experiment::DATASET_CACHE))?;
+    Ok((spec.label(), set))
+}
+
+fn print_rows(rows: &[EvalRow]) {
+    println!(
+        "{:<14} {:<30} {:>10} {:>9} {:>9} {:>10} {:>10} {:>8} {:>8}",
+        "dataset",
+        "model",
+        "size MiB",
+        "max log2",
+        "avg log2",
+        "p50 err",
+        "p99 err",
+        "train s",
+        "ns/key"
+    );
+    for r in rows {
+        println!(
+            "{:<14} {:<30} {:>10.3} {:>9.2} {:>9.2} {:>10.1} {:>10.1} {:>8.2} {:>8.1}",
+            r.dataset,
+            r.model,
+            r.size_mib,
+            r.max_log2_error,
+            r.avg_log2_error,
+            r.p50_error,
+            r.p99_error,
+            r.train_s,
+            r.eval_ns_per_key
+        );
+    }
+}
+
+/// `leadsim model eval`.
+pub fn eval(
+    config: Option<PathBuf>,
+    dataset: Option<String>,
+    keys: usize,
+    seed: u64,
+    models: Vec<String>,
+    out: Option<PathBuf>,
+) -> Result<()> {
+    let (sources, models, out) = match config {
+        Some(path) => {
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            let c: EvalConfig = toml::from_str(&text).map_err(|e| {
+                let line = e
+                    .span()
+                    .map(|s| text[..s.start].matches('\n').count() + 1)
+                    .unwrap_or(0);
+                anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
+            })?;
+            c.dataset
+                .validate()
+                .with_context(|| path.display().to_string())?;
+            let mut sources = vec![(c.dataset.clone(), c.dataset.label())];
+            for name in &c.also_datasets {
+                let d = DatasetSpec {
+                    name: name.clone(),
+                    ..c.dataset.clone()
+                };
+                d.validate().with_context(|| path.display().to_string())?;
+                sources.push((d.clone(), d.label()));
+            }
+            (sources, c.models, Some(out.unwrap_or(c.output)))
+        }
+        None => {
+            let source = dataset.unwrap_or_else(|| "osmc64-like".into());
+            let spec = if Path::new(&source).exists() {
+                DatasetSpec {
+                    file: Some(source.into()),
+                    ..Default::default()
+                }
+            } else {
+                DatasetSpec {
+                    name: source,
+                    keys,
+                    seed,
+                    ..Default::default()
+                }
+            };
+            let label = spec.label();
+            (vec![(spec, label)], models, out)
+        }
+    };
+    let specs: Vec<ModelSpec> = models
+        .iter()
+        .map(|m| ModelSpec::parse(m))
+        .collect::<Result<_>>()?;
+    let mut rows = Vec::new();
+    for (spec, label) in sources {
+        let set = spec.load(Path::new(leadsim::experiment::DATASET_CACHE))?;
+        for m in &specs {
+            let row = evaluate(m, set.keys(), &label)?;
+            print_rows(std::slice::from_ref(&row));
+            rows.push(row);
+        }
+    }
+    if let Some(out) = out {
+        write_atomic(&out, &to_csv(&rows))?;
+        eprintln!("written to {}", out.display());
+    }
+    Ok(())
+}
+
+/// `leadsim model scout`.
+pub fn scout_cmd(dataset: String, keys: usize, seed: u64, budget: usize) -> Result<()> {
+    let (label, set) = load_keys(&dataset, keys, seed)?;
+    let c = scout(set.keys(), budget)?;
+    println!("dataset {label}: Model-Scout picks {:?}", c.spec);
+    println!(
+        "estimated size {} bytes, estimated p99 error {:.1} positions",
+        c.size_bytes, c.p99_error
+    );
+    Ok(())
+}
