@@ -1,29 +1,12 @@
 //! `leadsim model ...`: train and evaluate learned hash functions.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use leadsim::data::{DatasetSpec, KeySet};
-use leadsim::learned::eval::{evaluate, to_csv, EvalRow};
+use leadsim::learned::eval::{evaluate, to_csv, EvalConfig, EvalRow};
 use leadsim::learned::scout::scout;
 use leadsim::learned::ModelSpec;
 use leadsim::output::write_atomic;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
-
-/// A model-evaluation config file (e.g. `experiments/table1.toml`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EvalConfig {
-    /// The keys (same table as in run manifests).
-    #[serde(default)]
-    dataset: DatasetSpec,
-    /// Datasets to repeat the evaluation on (names), in addition to `dataset`.
-    #[serde(default)]
-    also_datasets: Vec<String>,
-    /// Model configurations (see `leadsim model eval --help`).
-    models: Vec<String>,
-    /// CSV to write.
-    output: PathBuf,
-}
 
 fn load_keys(source: &str, keys: usize, seed: u64) -> Result<(String, KeySet)> {
     let spec = if Path::new(source).exists() {
@@ -83,27 +66,15 @@ pub fn eval(
 ) -> Result<()> {
     let (sources, models, out) = match config {
         Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("cannot read {}", path.display()))?;
-            let c: EvalConfig = toml::from_str(&text).map_err(|e| {
-                let line = e
-                    .span()
-                    .map(|s| text[..s.start].matches('\n').count() + 1)
-                    .unwrap_or(0);
-                anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
-            })?;
-            c.dataset
-                .validate()
-                .with_context(|| path.display().to_string())?;
-            let mut sources = vec![(c.dataset.clone(), c.dataset.label())];
-            for name in &c.also_datasets {
-                let d = DatasetSpec {
-                    name: name.clone(),
-                    ..c.dataset.clone()
-                };
-                d.validate().with_context(|| path.display().to_string())?;
-                sources.push((d.clone(), d.label()));
-            }
+            let c = EvalConfig::load(&path)?;
+            let sources = c
+                .datasets()?
+                .into_iter()
+                .map(|d| {
+                    let l = d.label();
+                    (d, l)
+                })
+                .collect();
             (sources, c.models, Some(out.unwrap_or(c.output)))
         }
         None => {

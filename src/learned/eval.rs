@@ -77,6 +77,60 @@ impl Hist {
     }
 }
 
+/// A model-evaluation config file (e.g. `experiments/table1.toml`): a dataset, optional further
+/// dataset names, the models and the CSV to write.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvalConfig {
+    /// The keys (the same `[dataset]` table as in run manifests).
+    #[serde(default)]
+    pub dataset: crate::data::DatasetSpec,
+    /// Synthetic dataset names to repeat the evaluation on (same size and seed).
+    #[serde(default)]
+    pub also_datasets: Vec<String>,
+    /// Model specifications (see [`ModelSpec::parse`]).
+    pub models: Vec<String>,
+    /// CSV to write.
+    pub output: std::path::PathBuf,
+}
+
+impl EvalConfig {
+    /// Reads and validates a config; errors name the file and line.
+    pub fn load(path: &std::path::Path) -> Result<EvalConfig> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let c: EvalConfig = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .unwrap_or(0);
+            anyhow::anyhow!("{}:{line}: {}", path.display(), e.message())
+        })?;
+        c.datasets()
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", path.display()))?;
+        for m in &c.models {
+            ModelSpec::parse(m)
+                .map_err(|e| anyhow::anyhow!("{}: models: {e:#}", path.display()))?;
+        }
+        Ok(c)
+    }
+
+    /// The datasets to evaluate on, validated.
+    pub fn datasets(&self) -> Result<Vec<crate::data::DatasetSpec>> {
+        let mut v = vec![self.dataset.clone()];
+        for name in &self.also_datasets {
+            v.push(crate::data::DatasetSpec {
+                name: name.clone(),
+                ..self.dataset.clone()
+            });
+        }
+        for d in &v {
+            d.validate()?;
+        }
+        Ok(v)
+    }
+}
+
 /// One row of the evaluation table.
 #[derive(Clone, Debug, Serialize)]
 pub struct EvalRow {
