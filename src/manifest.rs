@@ -167,6 +167,10 @@ pub struct Manifest {
     /// Output files.
     #[serde(default)]
     pub output: OutputSpec,
+    /// Parameter sweep: dotted manifest keys with lists of values, plus `replications` and
+    /// `master_seed` (see [`crate::experiment::sweep`]). Ignored by `leadsim run`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<toml::Table>,
 }
 
 fn default_seed() -> u64 {
@@ -197,6 +201,7 @@ const SECTIONS: &[&str] = &[
     "chord",
     "chord_batch",
     "output",
+    "sweep",
 ];
 
 impl Manifest {

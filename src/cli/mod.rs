@@ -38,6 +38,31 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run every run of a manifest's [sweep] in parallel (resumable; --shard for clusters) and
+    /// assemble summary.csv / queries.csv in run order under output.dir.
+    Sweep {
+        /// The manifest with a [sweep] table.
+        manifest: PathBuf,
+        /// Print every run (index, parameters, replication, seed) without running.
+        #[arg(long)]
+        list: bool,
+        /// Parallel runs (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard i of N (1-based), e.g. --shard 3/8 (a Slurm array task); combine with merge.
+        #[arg(long)]
+        shard: Option<String>,
+    },
+    /// Combine the run directories of sharded sweeps into summary.csv / queries.csv.
+    Merge {
+        /// The sweep's manifest (defines the run order).
+        manifest: PathBuf,
+        /// Output directories of the shards (each holding runs/).
+        dirs: Vec<PathBuf>,
+        /// Where to write the combined CSVs (default: the manifest's output.dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Inspect manifests.
     Manifest {
         #[command(subcommand)]
@@ -223,6 +248,71 @@ pub fn main() -> Result<()> {
             for f in files {
                 println!("{}", f.display());
             }
+            Ok(())
+        }
+        Command::Sweep {
+            manifest,
+            list,
+            jobs,
+            shard,
+        } => {
+            let plan = leadsim::experiment::sweep::SweepPlan::load(&manifest)?;
+            let shard = shard
+                .map(|s| leadsim::experiment::sweep::parse_shard(&s))
+                .transpose()?;
+            if list {
+                println!(
+                    "index,{}replication,seed",
+                    plan.axes
+                        .iter()
+                        .map(|a| format!("{a},"))
+                        .collect::<String>()
+                );
+                let runs: Vec<_> = match shard {
+                    Some((i, n)) => plan.shard(i, n),
+                    None => plan.runs.iter().collect(),
+                };
+                for r in runs {
+                    println!(
+                        "{},{}{},{}",
+                        r.index,
+                        r.params.iter().map(|p| format!("{p},")).collect::<String>(),
+                        r.replication,
+                        r.seed
+                    );
+                }
+                return Ok(());
+            }
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let t = std::time::Instant::now();
+            let ran = leadsim::experiment::sweep::execute(&plan, shard, jobs)?;
+            eprintln!(
+                "{ran} run(s) executed in {:.1} s ({} in the sweep)",
+                t.elapsed().as_secs_f64(),
+                plan.runs.len()
+            );
+            match shard {
+                Some((i, n)) => eprintln!(
+                    "shard {i}/{n} finished; combine all shards with: leadsim merge {} <shard dirs...>",
+                    manifest.display()
+                ),
+                None => {
+                    leadsim::experiment::sweep::assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
+                    println!("{}", plan.dir.join("summary.csv").display());
+                }
+            }
+            Ok(())
+        }
+        Command::Merge {
+            manifest,
+            dirs,
+            out,
+        } => {
+            let plan = leadsim::experiment::sweep::SweepPlan::load(&manifest)?;
+            let out = out.unwrap_or_else(|| plan.dir.clone());
+            leadsim::experiment::sweep::assemble(&plan, &dirs, &out)?;
+            println!("{}", out.join("summary.csv").display());
             Ok(())
         }
         Command::Manifest {

@@ -8,6 +8,8 @@
 //!
 //! CSV bytes depend only on the manifest and its seed; wall-clock facts go to the provenance only.
 
+pub mod sweep;
+
 use crate::churn::ChurnSchedule;
 use crate::data::KeySet;
 use crate::engine::time::to_ms_f64;
