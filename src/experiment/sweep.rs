@@ -237,8 +237,8 @@ pub fn execute(plan: &SweepPlan, shard: Option<(usize, usize)>, jobs: usize) -> 
     let mut datasets: BTreeMap<String, Option<Arc<KeySet>>> = BTreeMap::new();
     for r in &pending {
         let key = format!("{:?}|{:?}", r.manifest.protocol, r.manifest.dataset);
-        if !datasets.contains_key(&key) {
-            datasets.insert(key, load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
+        if let std::collections::btree_map::Entry::Vacant(e) = datasets.entry(key) {
+            e.insert(load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
         }
     }
     let total = pending.len();
