@@ -23,6 +23,7 @@ pub mod manifest;
 pub mod network;
 pub mod output;
 pub mod overlay;
+pub mod plot;
 pub mod protocols;
 pub mod rng;
 pub mod topology;
