@@ -18,6 +18,7 @@ pub mod data;
 pub mod dist;
 pub mod engine;
 pub mod experiment;
+pub mod figures;
 pub mod learned;
 pub mod manifest;
 pub mod network;

@@ -25,6 +25,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Regenerate the paper's figures (results/<fig>.csv|svg|png) and results/REPORT.md from the
+    /// manifests in experiments/. Figures whose protocols do not exist yet are listed as pending.
+    Figures {
+        /// quick (minutes on 2 cores; the default) or paper (the paper's scale).
+        #[arg(long, value_enum, default_value = "quick")]
+        profile: leadsim::figures::Profile,
+        /// Only these figures (comma separated), e.g. --only fig07,table1; REPORT.md is then
+        /// printed instead of written.
+        #[arg(long, value_delimiter = ',')]
+        only: Option<Vec<String>>,
+        /// Parallel runs (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
     /// Run one experiment manifest and write queries.csv, summary.csv and provenance.json.
     Run {
         /// The manifest (TOML). See experiments/ for examples and the README for every key.
@@ -249,6 +263,15 @@ pub fn main() -> Result<()> {
                 println!("{}", f.display());
             }
             Ok(())
+        }
+        Command::Figures {
+            profile,
+            only,
+            jobs,
+        } => {
+            let jobs =
+                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            leadsim::figures::run(profile, only, jobs)
         }
         Command::Sweep {
             manifest,

@@ -89,9 +89,27 @@ fn set_dotted(table: &mut toml::Table, key: &str, value: toml::Value) -> Result<
 impl SweepPlan {
     /// Expands a manifest file. A manifest without `[sweep]` is a sweep of one run.
     pub fn load(path: &Path) -> Result<SweepPlan> {
-        let base = Manifest::load(path)?;
-        let text = std::fs::read_to_string(path)?;
+        Self::load_with(path, &[])
+    }
+
+    /// Expands a manifest file after overriding some dotted keys (e.g. a figure profile's
+    /// shorter duration); with overrides, errors refer to the overridden manifest.
+    pub fn load_with(path: &Path, overrides: &[(&str, toml::Value)]) -> Result<SweepPlan> {
+        let mut text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read manifest {}", path.display()))?;
+        if !overrides.is_empty() {
+            let mut t: toml::Table = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{}: {}", path.display(), e.message()))?;
+            for (k, v) in overrides {
+                set_dotted(&mut t, k, v.clone())?;
+            }
+            text = toml::to_string(&t)?;
+        }
         let origin = path.display().to_string();
+        let mut base = Manifest::parse(&text, &origin)?;
+        if base.name.is_none() {
+            base.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+        }
         let mut table: toml::Table = toml::from_str(&text)?;
         table.remove("sweep");
         table.insert("name".into(), toml::Value::String(base.label().to_string()));

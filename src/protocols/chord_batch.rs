@@ -426,8 +426,13 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
     let drain = end + timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64);
     run_until(&mut k, &mut overlay, end);
     let report = check_ring(&overlay.ring);
-    // Drain: no new queries; let the in-flight ones finish (bounded by their deadlines).
-    run_until(&mut k, &mut overlay, drain);
+    // Drain: no new queries; let the in-flight ones finish (bounded by their deadlines), and stop
+    // as soon as none is open (checked every simulated second).
+    let mut t = end;
+    while t < drain && overlay.app.records.len() < overlay.app.queries.len() {
+        t = (t + crate::engine::time::SEC).min(drain);
+        run_until(&mut k, &mut overlay, t);
+    }
     let app = &mut overlay.app;
     for q in 0..app.queries.len() as u32 {
         let qs = &app.queries[q as usize];
