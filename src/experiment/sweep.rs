@@ -17,7 +17,7 @@
 use super::{load_keys, run_with_inputs, DATASET_CACHE};
 use crate::data::KeySet;
 use crate::manifest::Manifest;
-use crate::output::write_atomic;
+use crate::output::{csv_field, write_atomic};
 use crate::rng::derive_seed;
 use anyhow::{bail, Context, Result};
 use rayon::prelude::*;
@@ -355,12 +355,4 @@ pub fn assemble(plan: &SweepPlan, sources: &[PathBuf], out: &Path) -> Result<()>
         }
     }
     Ok(())
-}
-
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
 }

@@ -232,9 +232,9 @@ pub fn to_csv(rows: &[EvalRow]) -> Vec<u8> {
     for r in rows {
         out.push_str(&format!(
             "{},{},{},{},{:.4},{:.4},{:.4},{:.2},{:.2},{:.3},{:.1}\n",
-            r.dataset,
+            crate::output::csv_field(&r.dataset),
             r.keys,
-            r.model,
+            crate::output::csv_field(&r.model),
             r.size_bytes,
             r.size_mib,
             r.max_log2_error,

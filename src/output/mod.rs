@@ -9,6 +9,15 @@ use std::path::Path;
 pub use records::{Outcome, QueryRecord};
 pub use summary::Summary;
 
+/// A CSV field, quoted when it contains a comma, quote or newline (RFC 4180).
+pub fn csv_field(v: &str) -> String {
+    if v.contains([',', '"', '\n']) {
+        format!("\"{}\"", v.replace('"', "\"\""))
+    } else {
+        v.to_string()
+    }
+}
+
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, then a rename,
 /// so an interrupted run never leaves a half-written result behind.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -25,4 +34,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path)
         .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csv_fields_are_quoted_when_needed() {
+        assert_eq!(
+            super::csv_field("rmi:cubic,linear,64"),
+            "\"rmi:cubic,linear,64\""
+        );
+        assert_eq!(super::csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(super::csv_field("plain"), "plain");
+    }
 }
