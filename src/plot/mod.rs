@@ -231,6 +231,64 @@ pub fn bar_chart(stem: &Path, title: &str, y_label: &str, bars: &[(String, f64)]
     Ok(())
 }
 
+fn draw_heat<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    grid: &[Vec<f64>],
+    max: f64,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    area.fill(&WHITE).map_err(err)?;
+    let rows = grid.len();
+    let cols = grid.iter().map(Vec::len).max().unwrap_or(0);
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 18))
+        .margin(15)
+        .build_cartesian_2d(0..cols.max(1), 0..rows.max(1))
+        .map_err(err)?;
+    chart
+        .draw_series(grid.iter().enumerate().flat_map(|(r, row)| {
+            row.iter().enumerate().map(move |(c, &v)| {
+                // White (0) to dark red (max): a perceptually ordered single-hue ramp.
+                let t = if max > 0.0 {
+                    (v / max).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                let color = RGBColor(
+                    255 - (t * 75.0) as u8,
+                    (255.0 * (1.0 - t)) as u8,
+                    (255.0 * (1.0 - t)) as u8,
+                );
+                Rectangle::new([(c, r), (c + 1, r + 1)], color.filled())
+            })
+        }))
+        .map_err(err)?;
+    area.present().map_err(err)?;
+    Ok(())
+}
+
+/// Writes a heat map (row-major `grid`, cells scaled to `max`, shared across charts so that
+/// two maps can be compared) as `<stem>.svg` and `<stem>.png`.
+pub fn heat_map(stem: &Path, title: &str, grid: &[Vec<f64>], max: f64) -> Result<()> {
+    register_font();
+    draw_heat(
+        &SVGBackend::new(&stem.with_extension("svg"), (640, 560)).into_drawing_area(),
+        title,
+        grid,
+        max,
+    )?;
+    draw_heat(
+        &BitMapBackend::new(&stem.with_extension("png"), (640, 560)).into_drawing_area(),
+        title,
+        grid,
+        max,
+    )?;
+    Ok(())
+}
+
 /// Writes the empirical CDFs of samples as a line chart.
 pub fn cdf_chart(
     stem: &Path,
@@ -314,12 +372,22 @@ mod tests {
             &[("x".into(), vec![3.0, 1.0, 2.0])],
         )
         .unwrap();
+        heat_map(
+            &d.path().join("h"),
+            "keys per host",
+            &[vec![1.0, 2.0], vec![3.0, 0.0]],
+            3.0,
+        )
+        .unwrap();
+        assert!(std::fs::read_to_string(d.path().join("h.svg"))
+            .unwrap()
+            .contains("keys per host"));
         let svg = std::fs::read_to_string(d.path().join("l.svg")).unwrap();
         assert!(
             svg.contains("latency") && svg.contains("B=100") && svg.contains("osm"),
             "text must be drawn"
         );
-        for f in ["l.png", "b.png", "c.png", "b.svg", "c.svg"] {
+        for f in ["l.png", "b.png", "c.png", "h.png", "b.svg", "c.svg"] {
             let bytes = std::fs::read(d.path().join(f)).unwrap();
             assert!(bytes.len() > 1000, "{f} is empty");
         }
