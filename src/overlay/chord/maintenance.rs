@@ -42,7 +42,8 @@ impl Ring {
         k.set_timer(p, f + 1, Timer::FixFinger);
     }
 
-    fn call<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle.
+    pub(super) fn call<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
         k: &mut Kernel<Msg<A>, Timer<T>>,
         from: PeerId,
@@ -244,34 +245,7 @@ impl Ring {
                 final_hop: false,
             },
         );
-        let hop_timeout = self.rpc_timeout(k.net.rtt_peers(p, bootstrap));
-        let rpc = self.rpcs.insert(Rpc {
-            from: p,
-            to: bootstrap,
-            timer: Default::default(),
-            kind: RpcKind::Hop {
-                list: None,
-                origin: p,
-                hops: 1,
-                purpose: Purpose::Join,
-            },
-        });
-        let timer = k.set_timer(p, hop_timeout, Timer::Rpc(rpc));
-        if let Some(r) = self.rpcs.get_mut(rpc) {
-            r.timer = timer;
-        }
-        k.send(
-            p,
-            bootstrap,
-            Msg::Route {
-                list,
-                len: 1,
-                origin: p,
-                hops: 1,
-                purpose: Purpose::Join,
-                rpc,
-            },
-        );
+        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join);
         k.set_timer(p, self.timing.max_lookup, Timer::JoinDeadline(attempt));
     }
 

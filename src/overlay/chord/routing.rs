@@ -169,7 +169,7 @@ impl Ring {
 
     /// Sends a routed list to `next` as an acknowledged RPC.
     #[allow(clippy::too_many_arguments)]
-    fn forward<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub(super) fn forward<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
         k: &mut Kernel<Msg<A>, Timer<T>>,
         from: PeerId,
@@ -180,23 +180,14 @@ impl Ring {
         hops: u16,
         purpose: Purpose,
     ) {
-        let timeout = self.rpc_timeout(k.net.rtt_peers(from, next));
-        let rpc = self.rpcs.insert(Rpc {
-            from,
-            to: next,
-            timer: crate::engine::TimerHandle::default(),
-            kind: RpcKind::Hop {
-                list: None,
-                origin,
-                hops,
-                purpose,
-            },
-        });
+        let kind = RpcKind::Hop {
+            list: None,
+            origin,
+            hops,
+            purpose,
+        };
+        let rpc = self.call(k, from, next, kind);
         self.attribute(purpose, 1, 0);
-        let timer = k.set_timer(from, timeout, Timer::Rpc(rpc));
-        if let Some(r) = self.rpcs.get_mut(rpc) {
-            r.timer = timer;
-        }
         k.send(
             from,
             next,
