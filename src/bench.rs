@@ -7,7 +7,9 @@
 
 use crate::churn::ChurnSchedule;
 use crate::engine::queue::{EventQueue, HeapQueue, QueueEntry};
-use crate::engine::{run_until, Kernel, PeerId, Protocol, Time};
+use crate::engine::Time;
+use crate::ids::PeerId;
+use crate::sim::{run_until, Protocol, Sim};
 use crate::network::{Message, Network, OneWay};
 use crate::rng::SimRng;
 use crate::topology::synthetic::RandomSampling;
@@ -288,15 +290,15 @@ struct Hold {
 impl Protocol for Hold {
     type Msg = Nothing;
     type Timer = u32;
-    fn start(&mut self, k: &mut Kernel<Nothing, u32>) {
-        let peers = k.net.peer_count() as u32;
+    fn start(&mut self, k: &mut Sim<Nothing, u32>) {
+        let peers = k.net().peer_count() as u32;
         for i in 0..self.pending {
             let d = self.inc[i % self.inc.len()] * 3;
             k.set_timer(i as u32 % peers, d, i as u32);
         }
     }
-    fn on_message(&mut self, _: &mut Kernel<Nothing, u32>, _: PeerId, _: PeerId, _: Nothing) {}
-    fn on_timer(&mut self, k: &mut Kernel<Nothing, u32>, peer: PeerId, t: u32) {
+    fn on_message(&mut self, _: &mut Sim<Nothing, u32>, _: PeerId, _: PeerId, _: Nothing) {}
+    fn on_timer(&mut self, k: &mut Sim<Nothing, u32>, peer: PeerId, t: u32) {
         self.i = (self.i + 1) & 0xFFFF;
         k.set_timer(peer, self.inc[self.i], t);
     }
@@ -312,7 +314,7 @@ pub fn hold_kernel(pending: usize, ops: u64) -> BenchRow {
         None,
     );
     let net = Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &vec![1; hosts], 1);
-    let mut k = Kernel::new(net, ChurnSchedule::none(hosts));
+    let mut k = Sim::new(net, ChurnSchedule::none(hosts));
     let mut p = Hold {
         inc: increments(1 << 16, 1),
         i: 0,

@@ -7,7 +7,8 @@
 //! CSV and replayed (`model = "trace"`).
 
 use crate::dist::Dist;
-use crate::engine::{time, HostId, Time};
+use crate::engine::{time, Time};
+use crate::ids::HostId;
 use crate::rng::SimRng;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};

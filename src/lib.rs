@@ -4,7 +4,9 @@
 //! queries: LEAD (a distributed learned hash table), Chord-batch and MARQUES.
 //!
 //! Architecture (one module per concept):
-//! - [`engine`]: the event kernel (time, queue, timers, run loop) and the [`engine::Protocol`] trait;
+//! - [`ids`], [`engine::time`]: leaf modules (host / peer ids, integer time);
+//! - [`engine`]: the pure event kernel (time, queue, cancellable events);
+//! - [`sim`]: the environment above it (network, churn, time slices) and the [`sim::Protocol`] trait;
 //! - [`network`]: message delivery, liveness, counters; [`topology`]: latency models;
 //! - [`churn`]: host up/down schedules; [`dist`]: platform-stable samplers; [`rng`]: seeded streams;
 //! - [`data`]: SOSD datasets and synthetic look-alikes;
@@ -16,10 +18,13 @@ pub mod bench;
 pub mod churn;
 pub mod data;
 pub mod dist;
+pub mod driver;
 pub mod engine;
 pub mod experiment;
 pub mod figures;
+pub mod ids;
 pub mod learned;
+pub mod ledger;
 pub mod manifest;
 pub mod network;
 pub mod output;
@@ -27,5 +32,7 @@ pub mod overlay;
 pub mod plot;
 pub mod protocols;
 pub mod rng;
+pub mod settings;
+pub mod sim;
 pub mod topology;
 pub mod workload;

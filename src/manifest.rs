@@ -4,90 +4,13 @@
 use crate::churn::ChurnSpec;
 use crate::data::DatasetSpec;
 use crate::engine::{time, Time};
-use crate::network::OneWay;
-use crate::overlay::ChordConfig;
-use crate::protocols::chord_batch::ChordBatchConfig;
-use crate::protocols::ping::PingConfig;
+use crate::network::{LatencySpec, OverlaySpec};
+use crate::settings::Tables;
 use crate::topology::TopologySpec;
 use crate::workload::WorkloadSpec;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// The `[latency]` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LatencySpec {
-    /// `half-rtt` (default: one-way = RTT / 2) or `rtt` (the authors' convention).
-    #[serde(default)]
-    pub one_way: OneWay,
-    /// One-way delay between virtual peers of one host, in µs (default 50).
-    #[serde(default = "default_local_us")]
-    pub local_us: Time,
-}
-
-fn default_local_us() -> Time {
-    50
-}
-
-impl Default for LatencySpec {
-    fn default() -> Self {
-        LatencySpec {
-            one_way: OneWay::default(),
-            local_us: default_local_us(),
-        }
-    }
-}
-
-/// The `[overlay]` table: how many virtual peers each host runs.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OverlaySpec {
-    /// Virtual peers per host (default 10).
-    #[serde(default = "default_vnodes")]
-    pub vnodes: u32,
-    /// Optional per-host counts (capacity-weighted); overrides `vnodes`, one entry per host.
-    #[serde(default)]
-    pub vnodes_per_host: Option<Vec<u32>>,
-}
-
-fn default_vnodes() -> u32 {
-    10
-}
-
-impl Default for OverlaySpec {
-    fn default() -> Self {
-        OverlaySpec {
-            vnodes: default_vnodes(),
-            vnodes_per_host: None,
-        }
-    }
-}
-
-impl OverlaySpec {
-    /// The vnode count of each of `hosts` hosts, validated.
-    pub fn vnodes_per_host(&self, hosts: usize) -> Result<Vec<u32>> {
-        let v = match &self.vnodes_per_host {
-            Some(v) => {
-                if v.len() != hosts {
-                    bail!(
-                        "overlay.vnodes_per_host has {} entries but there are {hosts} hosts",
-                        v.len()
-                    );
-                }
-                v.clone()
-            }
-            None => vec![self.vnodes; hosts],
-        };
-        if v.contains(&0) {
-            bail!("overlay.vnodes must be >= 1 on every host");
-        }
-        if v.iter().map(|&x| u64::from(x)).sum::<u64>() >= u64::from(u32::MAX) {
-            bail!("overlay.vnodes: too many peers in total");
-        }
-        Ok(v)
-    }
-}
 
 /// The `[output]` table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -122,8 +45,11 @@ impl Default for OutputSpec {
 }
 
 /// One run, fully described. Defaults are the paper profile.
+///
+/// The manifest owns the shared sections; protocol tables (e.g. `[chord]`, `[chord_batch]`) are
+/// read and validated by the tables the protocol's registry entry lists, and kept resolved in
+/// [`Manifest::tables`]. Unknown top-level keys are refused by [`Manifest::parse`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// A label for this run, copied to every output row (default: the file stem).
     #[serde(default)]
@@ -155,15 +81,6 @@ pub struct Manifest {
     /// Query arrivals.
     #[serde(default)]
     pub workload: WorkloadSpec,
-    /// Settings of the `ping` protocol.
-    #[serde(default)]
-    pub ping: Option<PingConfig>,
-    /// Chord ring maintenance and routing (ring-based protocols).
-    #[serde(default)]
-    pub chord: Option<ChordConfig>,
-    /// Settings of the `chord-batch` protocol.
-    #[serde(default)]
-    pub chord_batch: Option<ChordBatchConfig>,
     /// Output files.
     #[serde(default)]
     pub output: OutputSpec,
@@ -171,6 +88,9 @@ pub struct Manifest {
     /// `master_seed` (see [`crate::experiment::sweep`]). Ignored by `leadsim run`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<toml::Table>,
+    /// The protocol's settings tables, resolved (every default written out), by table name.
+    #[serde(skip)]
+    pub tables: Tables,
 }
 
 fn default_seed() -> u64 {
@@ -185,32 +105,54 @@ fn default_protocol() -> String {
 
 impl Default for Manifest {
     fn default() -> Self {
-        toml::from_str("").expect("all keys have defaults")
+        Manifest::parse("", "(defaults)").expect("all keys have defaults")
     }
 }
 
-/// Sections whose keys may be named in validation errors (for line lookup).
-const SECTIONS: &[&str] = &[
-    "topology",
-    "latency",
-    "overlay",
-    "churn",
-    "dataset",
-    "workload",
-    "ping",
-    "chord",
-    "chord_batch",
-    "output",
-    "sweep",
+/// The shared sections (tables owned by the manifest).
+pub const SHARED_SECTIONS: &[&str] = &[
+    "topology", "latency", "overlay", "churn", "dataset", "workload", "output", "sweep",
 ];
+
+/// The shared top-level keys.
+const TOP_KEYS: &[&str] = &["name", "seed", "duration_s", "protocol"];
+
+/// Sections whose keys may be named in errors (for line lookup): shared and protocol tables.
+fn sections() -> Vec<&'static str> {
+    let mut v = SHARED_SECTIONS.to_vec();
+    v.extend(crate::protocols::all_tables().iter().map(|t| t.name));
+    v
+}
+
+/// The line of top-level key or table header `key` in `text` (0 if not found).
+fn top_line(text: &str, key: &str) -> usize {
+    let mut in_table = false;
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let h = t.trim_start_matches('[').trim_end_matches(']').trim();
+            if h == key || h.starts_with(&format!("{key}.")) {
+                return i + 1;
+            }
+            in_table = true;
+            continue;
+        }
+        let lhs = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if !in_table && (lhs == key || lhs.starts_with(&format!("{key}."))) {
+            return i + 1;
+        }
+    }
+    0
+}
 
 impl Manifest {
     /// Parses manifest text; `origin` names the file in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
-        let m: Manifest = toml::from_str(text).map_err(|e| {
+        let mut m: Manifest = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             anyhow::anyhow!("{origin}:{line}:{col}: {}", e.message())
         })?;
+        m.tables = Self::protocol_tables(&m.protocol, text, origin)?;
         m.validate().map_err(|e| {
             let msg = format!("{e:#}");
             match key_line(text, &msg) {
@@ -219,6 +161,51 @@ impl Manifest {
             }
         })?;
         Ok(m)
+    }
+
+    /// Checks the top-level keys and reads the protocol's tables (resolved, validated).
+    fn protocol_tables(protocol: &str, text: &str, origin: &str) -> Result<Tables> {
+        let top: toml::Table = toml::from_str(text)
+            .map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        let proto = crate::protocols::find(protocol)
+            .map_err(|e| anyhow::anyhow!("{origin}:{}: protocol: {e}", top_line(text, "protocol")))?;
+        for key in top.keys() {
+            if TOP_KEYS.contains(&key.as_str()) || SHARED_SECTIONS.contains(&key.as_str()) {
+                continue;
+            }
+            let line = top_line(text, key);
+            if proto.tables.iter().any(|t| t.name == key) {
+                continue;
+            }
+            let owners = crate::protocols::owners_of(key);
+            if owners.is_empty() {
+                let mut known: Vec<&str> = TOP_KEYS.to_vec();
+                known.extend(sections());
+                bail!(
+                    "{origin}:{line}: unknown key `{key}`; the manifest accepts {}",
+                    known.join(", ")
+                );
+            }
+            bail!(
+                "{origin}:{line}: {key}: the [{key}] table applies only to protocol {}; this manifest runs \"{protocol}\": remove it",
+                owners.iter().map(|o| format!("\"{o}\"")).collect::<Vec<_>>().join(" or ")
+            );
+        }
+        let mut tables = Tables::new();
+        for t in proto.tables {
+            let resolved = (t.resolve)(text, t.name).map_err(|e| {
+                if e.line > 0 {
+                    anyhow::anyhow!("{origin}:{}:{}: {}", e.line, e.col, e.message)
+                } else {
+                    match key_line(text, &e.message) {
+                        Some((key, line)) => anyhow::anyhow!("{origin}:{line}: {key}: {}", e.message),
+                        None => anyhow::anyhow!("{origin}: {}", e.message),
+                    }
+                }
+            })?;
+            tables.insert(t.name.to_string(), resolved);
+        }
+        Ok(tables)
     }
 
     /// Reads and parses a manifest file.
@@ -259,28 +246,6 @@ impl Manifest {
             }
             d.validate()?;
         }
-        if self.ping.is_some() && self.protocol != "ping" {
-            bail!("ping: the [ping] table applies only to protocol = \"ping\"");
-        }
-        if self.chord_batch.is_some() && self.protocol != "chord-batch" {
-            bail!(
-                "chord_batch: the [chord_batch] table applies only to protocol = \"chord-batch\""
-            );
-        }
-        if let Some(c) = &self.chord {
-            if !proto.uses_ring {
-                bail!(
-                    "chord: protocol \"{}\" does not run on the Chord ring; remove [chord]",
-                    self.protocol
-                );
-            }
-            c.timing()?;
-        }
-        if let Some(b) = &self.chord_batch {
-            if b.batch_size == 0 {
-                bail!("chord_batch.batch_size must be >= 1");
-            }
-        }
         if proto.needs_dataset {
             self.workload.query_shape()?;
         } else if self.workload.query.is_some() || self.workload.range_keys.is_some() {
@@ -299,9 +264,25 @@ impl Manifest {
         self.name.as_deref().unwrap_or("run")
     }
 
-    /// The fully resolved manifest (every default written out) as TOML.
+    /// The fully resolved manifest (every default written out, protocol tables included) as TOML.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+        let mut t = match toml::Table::try_from(self) {
+            Ok(t) => t,
+            Err(e) => return format!("# cannot render: {e}"),
+        };
+        let sweep = t.remove("sweep");
+        for (name, table) in &self.tables {
+            t.insert(name.clone(), toml::Value::Table(table.clone()));
+        }
+        if let Some(s) = sweep {
+            t.insert("sweep".into(), s);
+        }
+        toml::to_string_pretty(&t).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+
+    /// Reads protocol table `name` of this manifest into its settings type.
+    pub fn settings<S: serde::de::DeserializeOwned>(&self, name: &str) -> Result<S> {
+        crate::settings::from_table(name, self.tables.get(name))
     }
 }
 
@@ -314,8 +295,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Finds the first `section.key` (or top-level key) named in `msg` and its line in `text`.
 fn key_line(text: &str, msg: &str) -> Option<(String, usize)> {
+    let sections = sections();
     for word in msg.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')) {
-        if SECTIONS.contains(&word) {
+        if sections.contains(&word) {
             // A whole table is at fault: point at its header.
             let header = format!("[{word}]");
             if let Some(i) = text.lines().position(|l| l.trim() == header) {
@@ -323,7 +305,7 @@ fn key_line(text: &str, msg: &str) -> Option<(String, usize)> {
             }
         }
         let (section, key) = match word.split_once('.') {
-            Some((s, k)) if SECTIONS.contains(&s) && !k.is_empty() => (Some(s), k),
+            Some((s, k)) if sections.contains(&s) && !k.is_empty() => (Some(s), k),
             _ if ["duration_s", "seed", "protocol", "name"].contains(&word) => (None, word),
             _ => continue,
         };
@@ -357,6 +339,7 @@ fn key_line(text: &str, msg: &str) -> Option<(String, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::OneWay;
 
     #[test]
     fn defaults_are_the_paper_profile() {

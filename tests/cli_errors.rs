@@ -160,7 +160,7 @@ fn check_flag_verifies_rings_and_refuses_ringless_protocols() {
     expect_error(
         &["run", "bad.toml"],
         p,
-        &["bad.toml:2: chord", "does not run on the Chord ring"],
+        &["bad.toml:2: chord", "applies only to protocol"],
     );
     std::fs::write(
         p.join("bad2.toml"),

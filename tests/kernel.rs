@@ -1,7 +1,9 @@
 //! Kernel semantics: delivery delays, tie order, timer cancellation, crash voiding, losses.
 
 use leadsim::churn::ChurnSchedule;
-use leadsim::engine::{run_until, HostId, Kernel, PeerId, Protocol, Time, TimerHandle};
+use leadsim::engine::{Time, TimerHandle};
+use leadsim::ids::{HostId, PeerId};
+use leadsim::sim::{run_until, Protocol, Sim};
 use leadsim::network::{Message, Network, OneWay};
 use leadsim::topology::matrix::parse_matrix;
 use leadsim::topology::matrix::MatrixUnit;
@@ -28,7 +30,7 @@ struct Log {
 impl Protocol for Log {
     type Msg = M;
     type Timer = u32;
-    fn start(&mut self, k: &mut Kernel<M, u32>) {
+    fn start(&mut self, k: &mut Sim<M, u32>) {
         // Three timers at the same instant: must fire in insertion order.
         for i in [7, 3, 5] {
             k.set_timer(0, 1_000, i);
@@ -39,10 +41,10 @@ impl Protocol for Log {
         k.send(0, 4, M(3)); // host 2 crashes at 10 ms: lost
         k.set_timer(4, 20_000, 42); // host 2's timer: voided by the crash
     }
-    fn on_message(&mut self, _k: &mut Kernel<M, u32>, _from: PeerId, to: PeerId, msg: M) {
+    fn on_message(&mut self, _k: &mut Sim<M, u32>, _from: PeerId, to: PeerId, msg: M) {
         self.seen.push((_k.now(), "msg", msg.0 * 100 + to));
     }
-    fn on_timer(&mut self, k: &mut Kernel<M, u32>, _peer: PeerId, t: u32) {
+    fn on_timer(&mut self, k: &mut Sim<M, u32>, _peer: PeerId, t: u32) {
         self.seen.push((k.now(), "timer", t));
         if t == 7 {
             let h = self.cancel_me.take().unwrap();
@@ -50,10 +52,10 @@ impl Protocol for Log {
             k.cancel(h); // double cancel is harmless
         }
     }
-    fn on_host_down(&mut self, k: &mut Kernel<M, u32>, h: HostId) {
+    fn on_host_down(&mut self, k: &mut Sim<M, u32>, h: HostId) {
         self.seen.push((k.now(), "down", h));
     }
-    fn on_host_up(&mut self, k: &mut Kernel<M, u32>, h: HostId) {
+    fn on_host_up(&mut self, k: &mut Sim<M, u32>, h: HostId) {
         self.seen.push((k.now(), "up", h));
     }
 }
@@ -78,7 +80,7 @@ fn churn_host2_down_at_10ms() -> ChurnSchedule {
 #[test]
 fn kernel_delivers_orders_cancels_and_voids() {
     let net = Network::new(three_hosts(), OneWay::HalfRtt, 50, &[2, 2, 2], 1);
-    let mut k = Kernel::new(net, churn_host2_down_at_10ms());
+    let mut k = Sim::new(net, churn_host2_down_at_10ms());
     let mut p = Log::default();
     p.start(&mut k);
     run_until(&mut k, &mut p, 1_000_000);
@@ -94,7 +96,7 @@ fn kernel_delivers_orders_cancels_and_voids() {
             (500_000, "up", 2),
         ]
     );
-    let c = k.net.counters();
+    let c = k.net().counters();
     assert_eq!(c.sent, vec![3]);
     assert_eq!(c.lost, vec![1], "the message to the crashed host is lost");
     assert_eq!(c.bytes, vec![30]);
@@ -116,15 +118,15 @@ struct Echo {
 impl Protocol for Echo {
     type Msg = M;
     type Timer = u32;
-    fn start(&mut self, k: &mut Kernel<M, u32>) {
+    fn start(&mut self, k: &mut Sim<M, u32>) {
         k.send(0, 1, M(0));
         k.set_timer(0, 1_500_000, 1);
         k.set_timer(0, 2_500_000, 2);
     }
-    fn on_message(&mut self, k: &mut Kernel<M, u32>, _: PeerId, _: PeerId, _: M) {
+    fn on_message(&mut self, k: &mut Sim<M, u32>, _: PeerId, _: PeerId, _: M) {
         self.arrivals.push(k.now());
     }
-    fn on_timer(&mut self, k: &mut Kernel<M, u32>, _: PeerId, _: u32) {
+    fn on_timer(&mut self, k: &mut Sim<M, u32>, _: PeerId, _: u32) {
         let sent = k.now();
         k.send(0, 1, M(0));
         self.arrivals.push(sent);
@@ -147,7 +149,7 @@ fn time_slices_switch_latency_and_cycle() {
         Some(1_000_000),
     );
     let net = Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &[1, 1], 1);
-    let mut k = Kernel::new(net, ChurnSchedule::none(2));
+    let mut k = Sim::new(net, ChurnSchedule::none(2));
     let mut p = Echo::default();
     p.start(&mut k);
     run_until(&mut k, &mut p, 3_000_000);

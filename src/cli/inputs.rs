@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Result};
 use leadsim::data::{self, DatasetSpec, SynthName};
-use leadsim::engine::HostId;
+use leadsim::ids::HostId;
 use leadsim::topology::matrix::{write_matrix, MatrixUnit};
 use leadsim::topology::stats::topology_stats as measure;
 use leadsim::topology::{Topology, TopologySpec};

@@ -82,8 +82,13 @@ enum Command {
         #[command(subcommand)]
         command: ManifestCommand,
     },
-    /// List the protocols that can be simulated.
-    Protocols,
+    /// List the protocols that can be simulated, with every settings table, key, default and
+    /// accepted range (from the protocol registry).
+    Protocols {
+        /// Print the README's Markdown key table instead.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Latency models: statistics and export.
     Topology {
         #[command(subcommand)]
@@ -344,9 +349,11 @@ pub fn main() -> Result<()> {
             print!("{}", Manifest::load(&manifest)?.to_toml());
             Ok(())
         }
-        Command::Protocols => {
-            for p in leadsim::protocols::REGISTRY {
-                println!("{:<12} {}", p.name, p.about);
+        Command::Protocols { markdown } => {
+            if markdown {
+                print!("{}", leadsim::protocols::markdown_keys());
+            } else {
+                print!("{}", leadsim::protocols::describe());
             }
             Ok(())
         }

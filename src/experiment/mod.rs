@@ -16,7 +16,8 @@ use crate::engine::time::to_ms_f64;
 use crate::manifest::Manifest;
 use crate::output::records::QUERY_COLUMNS;
 use crate::output::{write_atomic, Outcome, Summary};
-use crate::protocols::{self, ProtocolOutput, World};
+use crate::driver::{ProtocolOutput, World};
+use crate::protocols;
 use crate::rng::name_hash;
 use crate::topology::Topology;
 use anyhow::Result;
@@ -95,10 +96,16 @@ pub fn run_with_inputs(
         .churn
         .schedule(topology.host_count(), m.duration(), m.seed)?;
     let world = World {
-        manifest: m,
+        label: m.label(),
+        seed: m.seed,
+        duration: m.duration(),
+        vnodes: m.overlay.vnodes_per_host(topology.host_count())?,
         topology,
+        latency: m.latency.clone(),
         churn: churn.clone(),
+        workload: &m.workload,
         keys,
+        tables: &m.tables,
     };
     let t0 = Instant::now();
     let output = (proto.run)(&world)?;
@@ -260,7 +267,8 @@ pub fn check_invariants(r: &RunResult) -> Result<String> {
             m.protocol
         );
     };
-    let stabilize = m.chord.clone().unwrap_or_default().timing()?.stabilize;
+    let chord: crate::overlay::ChordConfig = m.settings("chord")?;
+    let stabilize = chord.timing()?.stabilize;
     let churn_free = m.churn.model == crate::churn::ChurnModel::None;
     let calm = churn_free
         || m.churn.stop_s.is_some_and(|s| {
@@ -286,9 +294,7 @@ pub fn check_invariants(r: &RunResult) -> Result<String> {
         anyhow::bail!("{text}\nthe ring is not consistent although churn was off or had stopped");
     }
     if churn_free
-        && m.chord
-            .as_ref()
-            .is_none_or(|c| c.init == crate::overlay::RingInit::Converged)
+        && chord.init == crate::overlay::RingInit::Converged
         && wrong_owner > 0.0
     {
         anyhow::bail!("{text}\nlookups reached wrong owners on a static converged ring");

@@ -5,8 +5,10 @@
 //! peers on one host talk in `latency.local_us`. No bandwidth or queueing is modelled; every
 //! message carries a byte size so that bytes are counted per message kind.
 
-use crate::engine::{HostId, PeerId, Time};
+use crate::engine::Time;
+use crate::ids::{HostId, PeerId};
 use crate::topology::Topology;
+use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -214,3 +216,79 @@ impl Network {
         &self.topology
     }
 }
+
+/// The `[latency]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// `half-rtt` (default: one-way = RTT / 2) or `rtt` (the authors' convention).
+    #[serde(default)]
+    pub one_way: OneWay,
+    /// One-way delay between virtual peers of one host, in µs (default 50).
+    #[serde(default = "default_local_us")]
+    pub local_us: Time,
+}
+
+fn default_local_us() -> Time {
+    50
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec {
+            one_way: OneWay::default(),
+            local_us: default_local_us(),
+        }
+    }
+}
+
+/// The `[overlay]` table: how many virtual peers each host runs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlaySpec {
+    /// Virtual peers per host (default 10).
+    #[serde(default = "default_vnodes")]
+    pub vnodes: u32,
+    /// Optional per-host counts (capacity-weighted); overrides `vnodes`, one entry per host.
+    #[serde(default)]
+    pub vnodes_per_host: Option<Vec<u32>>,
+}
+
+fn default_vnodes() -> u32 {
+    10
+}
+
+impl Default for OverlaySpec {
+    fn default() -> Self {
+        OverlaySpec {
+            vnodes: default_vnodes(),
+            vnodes_per_host: None,
+        }
+    }
+}
+
+impl OverlaySpec {
+    /// The vnode count of each of `hosts` hosts, validated.
+    pub fn vnodes_per_host(&self, hosts: usize) -> Result<Vec<u32>> {
+        let v = match &self.vnodes_per_host {
+            Some(v) => {
+                if v.len() != hosts {
+                    bail!(
+                        "overlay.vnodes_per_host has {} entries but there are {hosts} hosts",
+                        v.len()
+                    );
+                }
+                v.clone()
+            }
+            None => vec![self.vnodes; hosts],
+        };
+        if v.contains(&0) {
+            bail!("overlay.vnodes must be >= 1 on every host");
+        }
+        if v.iter().map(|&x| u64::from(x)).sum::<u64>() >= u64::from(u32::MAX) {
+            bail!("overlay.vnodes: too many peers in total");
+        }
+        Ok(v)
+    }
+}
+

@@ -1,6 +1,7 @@
 //! Per-query records, shared by every protocol, and their tidy CSV form.
 
-use crate::engine::{PeerId, Time};
+use crate::engine::Time;
+use crate::ids::PeerId;
 use std::io::Write;
 
 /// How a query ended.

@@ -11,15 +11,19 @@ pub mod chord;
 pub mod id;
 pub mod view;
 
-use crate::engine::{HostId, Kernel, PeerId, Protocol};
+use crate::ids::{HostId, PeerId};
+use crate::sim::{Protocol, Sim};
+use crate::driver::Driven;
+use crate::ledger::Ledger;
 use crate::network::Message;
+use check::{check_ring, RingReport};
 pub use chord::routing::Routed;
 pub use chord::{
     ChordConfig, Delivery, Msg, Purpose, Ring, RingInit, Target, Timer, NONE, RING_KINDS,
 };
 
 /// The kernel type of an overlay running app `A`.
-pub type OverlayKernel<A> = Kernel<Msg<<A as RingApp>::Msg>, Timer<<A as RingApp>::Timer>>;
+pub type OverlaySim<A> = Sim<Msg<<A as RingApp>::Msg>, Timer<<A as RingApp>::Timer>>;
 
 /// An application running on the ring.
 pub trait RingApp: Sized {
@@ -31,14 +35,14 @@ pub trait RingApp: Sized {
     /// Names of its message kinds.
     fn kinds(&self) -> &'static [&'static str];
     /// Called once after the ring started.
-    fn start(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>);
+    fn start(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>);
     /// Targets reached the peer responsible for them.
-    fn on_deliver(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>, at: PeerId, d: Delivery);
+    fn on_deliver(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, at: PeerId, d: Delivery);
     /// Targets that could not be routed at all from `at` (no live routing entry).
     fn on_route_failed(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         at: PeerId,
         d: Delivery,
     );
@@ -46,7 +50,7 @@ pub trait RingApp: Sized {
     fn on_message(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         from: PeerId,
         to: PeerId,
         msg: Self::Msg,
@@ -55,7 +59,7 @@ pub trait RingApp: Sized {
     fn on_timer(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         peer: PeerId,
         timer: Self::Timer,
     );
@@ -63,7 +67,7 @@ pub trait RingApp: Sized {
     fn handle_routed(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         at: PeerId,
         r: Routed,
     ) {
@@ -75,7 +79,11 @@ pub trait RingApp: Sized {
         }
     }
     /// One of its messages was lost at a dead receiver (reclaim resources only).
-    fn on_lost(&mut self, _ring: &mut Ring, _k: &mut OverlayKernel<Self>, _msg: Self::Msg) {}
+    fn on_lost(&mut self, _ring: &mut Ring, _k: &mut OverlaySim<Self>, _msg: Self::Msg) {}
+    /// Its per-run metrics (name, value), reported before the ring's own.
+    fn metrics(&self, _ring: &Ring) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
 }
 
 /// A ring plus the application on top of it.
@@ -84,9 +92,20 @@ pub struct Overlay<A: RingApp> {
     pub ring: Ring,
     /// The application.
     pub app: A,
+    /// Ring consistency at the end of the simulated duration.
+    pub report: Option<RingReport>,
 }
 
 impl<A: RingApp> Overlay<A> {
+    /// The app on the ring.
+    pub fn new(ring: Ring, app: A) -> Self {
+        Overlay {
+            ring,
+            app,
+            report: None,
+        }
+    }
+
     /// All message kind names: ring kinds, then the app's.
     pub fn kind_names(&self) -> Vec<&'static str> {
         RING_KINDS.iter().chain(self.app.kinds()).copied().collect()
@@ -97,12 +116,12 @@ impl<A: RingApp> Protocol for Overlay<A> {
     type Msg = Msg<A::Msg>;
     type Timer = Timer<A::Timer>;
 
-    fn start(&mut self, k: &mut OverlayKernel<A>) {
+    fn start(&mut self, k: &mut OverlaySim<A>) {
         self.ring.start(k);
         self.app.start(&mut self.ring, k);
     }
 
-    fn on_message(&mut self, k: &mut OverlayKernel<A>, from: PeerId, to: PeerId, msg: Self::Msg) {
+    fn on_message(&mut self, k: &mut OverlaySim<A>, from: PeerId, to: PeerId, msg: Self::Msg) {
         match msg {
             Msg::Route {
                 list,
@@ -122,7 +141,7 @@ impl<A: RingApp> Protocol for Overlay<A> {
         }
     }
 
-    fn on_timer(&mut self, k: &mut OverlayKernel<A>, peer: PeerId, timer: Self::Timer) {
+    fn on_timer(&mut self, k: &mut OverlaySim<A>, peer: PeerId, timer: Self::Timer) {
         match timer {
             Timer::App(t) => self.app.on_timer(&mut self.ring, k, peer, t),
             t => {
@@ -132,7 +151,7 @@ impl<A: RingApp> Protocol for Overlay<A> {
         }
     }
 
-    fn on_lost(&mut self, k: &mut OverlayKernel<A>, _from: PeerId, _to: PeerId, msg: Self::Msg) {
+    fn on_lost(&mut self, k: &mut OverlaySim<A>, _from: PeerId, _to: PeerId, msg: Self::Msg) {
         match msg {
             Msg::Route { list, rpc, .. } => self.ring.on_route_lost(list, rpc),
             Msg::Succs { list, .. } => self.ring.on_succs_lost(list),
@@ -141,12 +160,45 @@ impl<A: RingApp> Protocol for Overlay<A> {
         }
     }
 
-    fn on_host_down(&mut self, k: &mut OverlayKernel<A>, host: HostId) {
-        let net = &k.net;
+    fn on_host_down(&mut self, k: &mut OverlaySim<A>, host: HostId) {
+        let net = k.net();
         self.ring.host_down(host, |p| net.host_of(p));
     }
 
-    fn on_host_up(&mut self, k: &mut OverlayKernel<A>, host: HostId) {
+    fn on_host_up(&mut self, k: &mut OverlaySim<A>, host: HostId) {
         self.ring.host_up(k, host);
+    }
+}
+
+impl<A: RingApp> Driven for Overlay<A> {
+    fn ledger(&mut self) -> &mut Ledger {
+        &mut self.ring.ledger
+    }
+
+    fn at_end(&mut self, _k: &mut OverlaySim<A>) {
+        self.report = Some(check_ring(&self.ring));
+    }
+
+    fn metrics(&mut self) -> Vec<(&'static str, f64)> {
+        let mut m = self.app.metrics(&self.ring);
+        let stats = &self.ring.stats;
+        m.extend([
+            ("ring_timeouts", stats.timeouts as f64),
+            ("ring_joins", stats.joins as f64),
+            ("ring_join_retries", stats.join_retries as f64),
+            ("ring_unroutable", stats.unroutable as f64),
+        ]);
+        if let Some(r) = &self.report {
+            m.extend([
+                ("ring_wrong_successor_at_end", r.wrong_successor as f64),
+                ("ring_wrong_predecessor_at_end", r.wrong_predecessor as f64),
+                ("ring_unjoined_at_end", r.unjoined as f64),
+            ]);
+        }
+        m
+    }
+
+    fn ring_report(&mut self) -> Option<RingReport> {
+        self.report.clone()
     }
 }

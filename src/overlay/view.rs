@@ -2,7 +2,7 @@
 //! invariants, to pick bootstrap peers, and to place data.
 
 use super::id::{host_address, peer_hash, vnode_port, RingId};
-use crate::engine::{HostId, PeerId};
+use crate::ids::{HostId, PeerId};
 
 /// Every peer's identifier, and the sorted ring of all peers and of the live ones.
 pub struct GlobalView {

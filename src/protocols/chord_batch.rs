@@ -9,17 +9,19 @@
 //! Total latency is the sum of batch latencies in issue order. A single-key lookup
 //! (`workload.query = "lookup"`) is a range of one key.
 
-use super::{ProtocolOutput, World};
 use crate::data::KeySet;
-use crate::engine::{run_until, Kernel, PeerId, Time, TimerHandle};
+use crate::driver::{drive, ProtocolOutput, World};
+use crate::engine::{Time, TimerHandle};
+use crate::ids::PeerId;
+use crate::ledger::QueryStream;
 use crate::network::{Message, Network};
-use crate::output::{Outcome, QueryRecord};
-use crate::overlay::check::check_ring;
+use crate::output::Outcome;
 use crate::overlay::id::key_hash;
 use crate::overlay::view::GlobalView;
-use crate::overlay::{Delivery, Overlay, OverlayKernel, Ring, RingApp, Target};
+use crate::overlay::{ChordConfig, Delivery, Overlay, OverlaySim, Ring, RingApp, Target};
 use crate::rng::SimRng;
-use crate::workload::{Arrivals, QueryKind};
+use crate::settings::{KeyDoc, Settings, TableDef};
+use crate::workload::QueryKind;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -60,6 +62,33 @@ impl Default for ChordBatchConfig {
     }
 }
 
+impl Settings for ChordBatchConfig {
+    fn validate(&self) -> Result<()> {
+        if self.batch_size == 0 {
+            bail!("chord_batch.batch_size must be >= 1");
+        }
+        Ok(())
+    }
+}
+
+/// The `[chord_batch]` table's definition.
+pub const TABLE: TableDef = TableDef::new::<ChordBatchConfig>(
+    "chord_batch",
+    "settings of the Chord-batch baseline",
+    &[
+        KeyDoc {
+            key: "batch_size",
+            range: ">= 1",
+            doc: "keys per batch of point lookups (the paper uses 100 and 1000)",
+        },
+        KeyDoc {
+            key: "mode",
+            range: "consolidated | parallel",
+            doc: "one message per distinct next hop (split at each peer), or B independent lookups",
+        },
+    ],
+);
+
 /// Chord-batch's own messages.
 #[derive(Clone, Copy, Debug)]
 pub enum AppMsg {
@@ -97,20 +126,15 @@ pub enum AppTimer {
     BatchDeadline { query: u32, batch: u32 },
 }
 
+/// Protocol state of a query (its record lives in the ledger).
 struct Query {
     origin: PeerId,
-    incarnation: u32,
-    issued: Time,
     first_key: usize,
     n: usize,
     batch: u32,
     batch_len: u32,
     batch_answered: u32,
-    found: u64,
-    replies: u32,
-    hops: u16,
     deadline: TimerHandle,
-    done: bool,
 }
 
 /// The application state.
@@ -120,12 +144,9 @@ pub struct ChordBatch {
     range: usize,
     batch: usize,
     mode: BatchMode,
-    arrivals: Arrivals,
-    end: Time,
+    stream: QueryStream,
     max_lookup: Time,
-    rng: SimRng,
     queries: Vec<Query>,
-    records: Vec<QueryRecord>,
     /// Targets answered by a peer that was not the true live owner at that moment.
     pub wrong_owner: u64,
     /// Targets answered in total.
@@ -133,7 +154,7 @@ pub struct ChordBatch {
 }
 
 impl ChordBatch {
-    fn start_batch(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>, q: u32) {
+    fn start_batch(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, q: u32) {
         let qs = &mut self.queries[q as usize];
         let lo = qs.batch as usize * self.batch;
         let hi = (lo + self.batch).min(qs.n);
@@ -173,7 +194,7 @@ impl ChordBatch {
     fn reply(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         at: PeerId,
         d: Delivery,
         found: u32,
@@ -191,12 +212,12 @@ impl ChordBatch {
         if d.origin == at {
             self.on_reply(ring, k, msg);
         } else {
-            self.queries[d.query as usize].replies += 1;
+            ring.ledger.charge(d.query, 1, 0);
             k.send(at, d.origin, crate::overlay::Msg::App(msg));
         }
     }
 
-    fn on_reply(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>, msg: AppMsg) {
+    fn on_reply(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, msg: AppMsg) {
         let AppMsg::Reply {
             query,
             batch,
@@ -204,14 +225,14 @@ impl ChordBatch {
             found,
             hops,
         } = msg;
-        let qs = &mut self.queries[query as usize];
-        let origin_host = k.net.host_of(qs.origin);
-        if qs.done || qs.batch != batch || k.net.incarnation(origin_host) != qs.incarnation {
+        if !ring.ledger.origin_alive(query, k.net()) || self.queries[query as usize].batch != batch
+        {
             return; // late answer for a batch that already failed, or the origin restarted
         }
+        ring.ledger.add_returned(query, u64::from(found));
+        ring.ledger.note_hops(query, u32::from(hops));
+        let qs = &mut self.queries[query as usize];
         qs.batch_answered += answered;
-        qs.found += u64::from(found);
-        qs.hops = qs.hops.max(hops);
         if qs.batch_answered < qs.batch_len {
             return;
         }
@@ -220,36 +241,15 @@ impl ChordBatch {
         if (qs.batch as usize) * self.batch < qs.n {
             self.start_batch(ring, k, query);
         } else {
-            let latency = k.now() - qs.issued;
-            self.finish(ring, query, latency, Outcome::Ok);
+            ring.ledger.close(query, k.now(), Outcome::Ok);
         }
     }
 
-    fn finish(&mut self, ring: &Ring, q: u32, latency: Time, outcome: Outcome) {
-        let qs = &mut self.queries[q as usize];
-        qs.done = true;
-        let traffic = ring.query_traffic(q);
-        self.records.push(QueryRecord {
-            query: u64::from(q),
-            kind: self.kind.as_str(),
-            origin: qs.origin,
-            issued_us: qs.issued,
-            latency_us: latency,
-            hops: u32::from(qs.hops),
-            messages: traffic.messages + qs.replies,
-            keys_requested: qs.n as u64,
-            keys_returned: qs.found,
-            timeouts: traffic.timeouts,
-            outcome,
-        });
-    }
-
-    fn issue(&mut self, ring: &mut Ring, k: &mut OverlayKernel<Self>) {
-        let next = self.arrivals.next_gap(&mut self.rng);
-        if k.now() + next <= self.end {
-            k.set_global_timer(next, crate::overlay::Timer::App(AppTimer::Issue));
+    fn issue(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>) {
+        if let Some(gap) = self.stream.next_gap(k.now()) {
+            k.set_global_timer(gap, crate::overlay::Timer::App(AppTimer::Issue));
         }
-        let Some(origin) = random_joined_peer(ring, &k.net, &mut self.rng) else {
+        let Some(origin) = random_joined_peer(ring, k.net(), &mut self.stream.rng) else {
             return;
         };
         let n = match self.kind {
@@ -257,22 +257,20 @@ impl ChordBatch {
             QueryKind::Lookup => 1,
         };
         let total = self.keys.len();
-        let first_key = self.rng.below((total - n + 1) as u64) as usize;
-        let q = self.queries.len() as u32;
+        let first_key = self.stream.rng.below((total - n + 1) as u64) as usize;
+        let inc = k.net().incarnation(k.net().host_of(origin));
+        let q = ring
+            .ledger
+            .open(origin, inc, k.now(), self.kind.as_str(), n as u64);
+        debug_assert_eq!(q as usize, self.queries.len());
         self.queries.push(Query {
             origin,
-            incarnation: k.net.incarnation(k.net.host_of(origin)),
-            issued: k.now(),
             first_key,
             n,
             batch: 0,
             batch_len: 0,
             batch_answered: 0,
-            found: 0,
-            replies: 0,
-            hops: 0,
             deadline: TimerHandle::default(),
-            done: false,
         });
         self.start_batch(ring, k, q);
     }
@@ -301,15 +299,22 @@ impl RingApp for ChordBatch {
         APP_KINDS
     }
 
-    fn start(&mut self, _ring: &mut Ring, k: &mut OverlayKernel<Self>) {
-        let first = self.arrivals.first(&mut self.rng);
+    fn metrics(&self, _ring: &Ring) -> Vec<(&'static str, f64)> {
+        vec![(
+            "wrong_owner_share",
+            self.wrong_owner as f64 / self.answered.max(1) as f64,
+        )]
+    }
+
+    fn start(&mut self, _ring: &mut Ring, k: &mut OverlaySim<Self>) {
+        let first = self.stream.first();
         k.set_global_timer(first, crate::overlay::Timer::App(AppTimer::Issue));
     }
 
     fn on_deliver(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         at: PeerId,
         d: Delivery,
     ) {
@@ -330,7 +335,7 @@ impl RingApp for ChordBatch {
     fn on_route_failed(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         at: PeerId,
         d: Delivery,
     ) {
@@ -341,7 +346,7 @@ impl RingApp for ChordBatch {
     fn on_message(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         _from: PeerId,
         _to: PeerId,
         msg: AppMsg,
@@ -352,17 +357,15 @@ impl RingApp for ChordBatch {
     fn on_timer(
         &mut self,
         ring: &mut Ring,
-        k: &mut OverlayKernel<Self>,
+        k: &mut OverlaySim<Self>,
         _peer: PeerId,
         timer: AppTimer,
     ) {
         match timer {
             AppTimer::Issue => self.issue(ring, k),
             AppTimer::BatchDeadline { query, batch } => {
-                let qs = &self.queries[query as usize];
-                if !qs.done && qs.batch == batch {
-                    let latency = k.now() - qs.issued;
-                    self.finish(ring, query, latency, Outcome::Failed);
+                if self.queries[query as usize].batch == batch {
+                    ring.ledger.close(query, k.now(), Outcome::Failed);
                 }
             }
         }
@@ -371,109 +374,42 @@ impl RingApp for ChordBatch {
 
 /// Runs Chord-batch as described by `world`.
 pub fn run(world: &World) -> Result<ProtocolOutput> {
-    let m = world.manifest;
-    let cfg = m.chord_batch.clone().unwrap_or_default();
-    if cfg.batch_size == 0 {
-        bail!("chord_batch.batch_size must be >= 1");
-    }
-    let timing = m.chord.clone().unwrap_or_default().timing()?;
-    let keys = world
-        .keys
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("chord-batch needs a dataset"))?;
-    let (kind, range) = m.workload.query_shape()?;
+    let cfg: ChordBatchConfig = world.settings("chord_batch")?;
+    let timing = world.settings::<ChordConfig>("chord")?.timing()?;
+    let keys = world.keys("chord-batch")?;
+    let (kind, range) = world.workload.query_shape()?;
     if range > keys.len() {
         bail!(
             "workload.range_keys = {range} exceeds the dataset's {} keys",
             keys.len()
         );
     }
-    let vnodes = m.overlay.vnodes_per_host(world.topology.host_count())?;
-    let view = GlobalView::new(&vnodes);
+    let view = GlobalView::new(&world.vnodes);
     let total = keys.len() as f64;
     // Random hashing: the keys in an arc are its share of the ring (expected count).
     let arc_keys: crate::overlay::chord::ArcKeys = Box::new(move |lo, hi| {
         (total * (hi.wrapping_sub(lo) as f64 / 18_446_744_073_709_551_616.0)) as u64
     });
-    let ring = Ring::new(view, timing, m.seed, arc_keys);
+    let ring = Ring::new(view, timing, world.seed, arc_keys);
     let app = ChordBatch {
         keys,
         kind,
         range,
         batch: cfg.batch_size,
         mode: cfg.mode,
-        arrivals: m.workload.arrivals()?,
-        end: m.duration(),
+        stream: QueryStream::new(
+            world.seed,
+            "workload",
+            world.workload.arrivals()?,
+            world.duration,
+        ),
         max_lookup: timing.max_lookup,
-        rng: SimRng::stream(m.seed, "workload"),
         queries: Vec::new(),
-        records: Vec::new(),
         wrong_owner: 0,
         answered: 0,
     };
-    let mut overlay = Overlay { ring, app };
+    let mut overlay = Overlay::new(ring, app);
     let kinds = overlay.kind_names();
-    let net = Network::new(
-        world.topology.clone(),
-        m.latency.one_way,
-        m.latency.local_us,
-        &vnodes,
-        kinds.len(),
-    );
-    let mut k: Kernel<_, _> = Kernel::new(net, world.churn.clone());
-    crate::engine::Protocol::start(&mut overlay, &mut k);
-    let end = m.duration();
-    let drain = end + timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64);
-    run_until(&mut k, &mut overlay, end);
-    let report = check_ring(&overlay.ring);
-    // Drain: no new queries; let the in-flight ones finish (bounded by their deadlines), and stop
-    // as soon as none is open (checked every simulated second).
-    let mut t = end;
-    while t < drain && overlay.app.records.len() < overlay.app.queries.len() {
-        t = (t + crate::engine::time::SEC).min(drain);
-        run_until(&mut k, &mut overlay, t);
-    }
-    let app = &mut overlay.app;
-    for q in 0..app.queries.len() as u32 {
-        let qs = &app.queries[q as usize];
-        if !qs.done {
-            let crashed = k.net.incarnation(k.net.host_of(qs.origin)) != qs.incarnation;
-            let latency = k.now() - qs.issued;
-            app.finish(
-                &overlay.ring,
-                q,
-                latency,
-                if crashed {
-                    Outcome::OriginDown
-                } else {
-                    Outcome::Unfinished
-                },
-            );
-        }
-    }
-    app.records.sort_by_key(|r| r.query);
-    let stats = overlay.ring.stats.clone();
-    Ok(ProtocolOutput {
-        records: std::mem::take(&mut app.records),
-        kinds,
-        counters: k.net.counters().clone(),
-        events: k.events_processed(),
-        metrics: vec![
-            (
-                "wrong_owner_share",
-                app.wrong_owner as f64 / app.answered.max(1) as f64,
-            ),
-            ("ring_timeouts", stats.timeouts as f64),
-            ("ring_joins", stats.joins as f64),
-            ("ring_join_retries", stats.join_retries as f64),
-            ("ring_unroutable", stats.unroutable as f64),
-            ("ring_wrong_successor_at_end", report.wrong_successor as f64),
-            (
-                "ring_wrong_predecessor_at_end",
-                report.wrong_predecessor as f64,
-            ),
-            ("ring_unjoined_at_end", report.unjoined as f64),
-        ],
-        ring: Some(report),
-    })
+    let drain = timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64);
+    drive(world, &mut overlay, kinds, drain)
 }

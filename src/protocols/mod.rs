@@ -1,46 +1,17 @@
-//! The simulated systems. Each protocol is one file exposing a `run` function with the
-//! [`RunFn`] signature, registered once in [`REGISTRY`] (plus, if it has its own settings, one
-//! optional table in [`crate::manifest::Manifest`]).
+//! The simulated systems. A protocol is one module (its settings table, validation, run entry,
+//! metrics and checks) plus one line in [`REGISTRY`]; nothing else in the crate names it.
+//!
+//! The manifest keeps only the shared sections and passes protocol tables through: the tables a
+//! protocol accepts are listed in its entry, read and validated by their [`TableDef`]s, and
+//! reach the run as [`crate::driver::World::tables`].
 
 pub mod chord_batch;
 pub mod ping;
 
-use crate::churn::ChurnSchedule;
-use crate::data::KeySet;
-use crate::manifest::Manifest;
-use crate::network::Counters;
-use crate::output::QueryRecord;
-use crate::topology::Topology;
+use crate::driver::{ProtocolOutput, World};
+use crate::settings::TableDef;
 use anyhow::{bail, Result};
-use std::sync::Arc;
-
-/// Everything a protocol run is given: the resolved manifest and the shared, read-only inputs.
-pub struct World<'a> {
-    /// The run's settings.
-    pub manifest: &'a Manifest,
-    /// The latency model (shared between runs).
-    pub topology: Arc<Topology>,
-    /// The churn schedule of this run.
-    pub churn: ChurnSchedule,
-    /// The sorted keys, for protocols that store data.
-    pub keys: Option<Arc<KeySet>>,
-}
-
-/// What a protocol run returns.
-pub struct ProtocolOutput {
-    /// One record per query, in issue order.
-    pub records: Vec<QueryRecord>,
-    /// Message kind names (column names of the counters).
-    pub kinds: Vec<&'static str>,
-    /// Message counters by kind.
-    pub counters: Counters,
-    /// Events processed by the kernel.
-    pub events: u64,
-    /// Protocol-specific per-run metrics (name, value), in a fixed order.
-    pub metrics: Vec<(&'static str, f64)>,
-    /// Ring consistency at the end of the simulated duration (ring-based protocols only).
-    pub ring: Option<crate::overlay::check::RingReport>,
-}
+use std::fmt::Write as _;
 
 /// Signature of a protocol's entry point.
 pub type RunFn = fn(&World) -> Result<ProtocolOutput>;
@@ -49,14 +20,21 @@ pub type RunFn = fn(&World) -> Result<ProtocolOutput>;
 pub struct ProtocolEntry {
     /// Manifest spelling (`protocol = "..."`).
     pub name: &'static str,
-    /// One-line description for `--help` and errors.
+    /// One-line description for `leadsim protocols` and errors.
     pub about: &'static str,
-    /// Whether it needs the `[dataset]` keys.
+    /// Whether it needs the `[dataset]` keys and issues data queries (`workload.query`).
     pub needs_dataset: bool,
-    /// Whether it runs on the Chord ring (accepts the `[chord]` table).
-    pub uses_ring: bool,
+    /// The settings tables it accepts (its own and its substrate's, e.g. `[chord]`).
+    pub tables: &'static [TableDef],
     /// Entry point.
     pub run: RunFn,
+}
+
+impl ProtocolEntry {
+    /// Whether it runs on the Chord ring (accepts `[chord]`).
+    pub fn uses_ring(&self) -> bool {
+        self.tables.iter().any(|t| t.name == "chord")
+    }
 }
 
 /// Every protocol leadsim can simulate.
@@ -65,14 +43,14 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         name: "ping",
         about: "built-in workload: random peers ping random peers under churn (exercises engine, network, churn, output)",
         needs_dataset: false,
-        uses_ring: false,
+        tables: &[ping::TABLE],
         run: ping::run,
     },
     ProtocolEntry {
         name: "chord-batch",
         about: "Chord with random key hashing; a range is fetched as consecutive batches of point lookups (the paper's baseline)",
         needs_dataset: true,
-        uses_ring: true,
+        tables: &[crate::overlay::chord::config::TABLE, chord_batch::TABLE],
         run: chord_batch::run,
     },
 ];
@@ -89,5 +67,106 @@ pub fn find(name: &str) -> Result<&'static ProtocolEntry> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// Every table name any protocol accepts, each once, in registry order.
+pub fn all_tables() -> Vec<&'static TableDef> {
+    let mut v: Vec<&'static TableDef> = Vec::new();
+    for p in REGISTRY {
+        for t in p.tables {
+            if !v.iter().any(|x| x.name == t.name) {
+                v.push(t);
+            }
+        }
+    }
+    v
+}
+
+/// The protocols that accept table `name`.
+pub fn owners_of(name: &str) -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|p| p.tables.iter().any(|t| t.name == name))
+        .map(|p| p.name)
+        .collect()
+}
+
+fn render_default(v: Option<&toml::Value>) -> String {
+    match v {
+        Some(toml::Value::String(s)) => format!("\"{s}\""),
+        Some(v) => v.to_string(),
+        None => "(none)".into(),
+    }
+}
+
+/// `leadsim protocols`: every protocol with its tables, keys, defaults and ranges.
+pub fn describe() -> String {
+    let mut out = String::new();
+    for p in REGISTRY {
+        let _ = writeln!(out, "{}\n  {}", p.name, p.about);
+        if p.needs_dataset {
+            let _ = writeln!(out, "  needs [dataset]; issues workload.query = range | lookup");
+        }
+        for t in p.tables {
+            let d = (t.defaults)();
+            let _ = writeln!(out, "  [{}]  {}", t.name, t.about);
+            for k in t.keys {
+                let _ = writeln!(
+                    out,
+                    "    {} = {}    # {}; {}",
+                    k.key,
+                    render_default(d.get(k.key)),
+                    k.range,
+                    k.doc
+                );
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The README's table of protocol keys (Markdown), generated from the registry; a test keeps
+/// the README equal to it.
+pub fn markdown_keys() -> String {
+    let mut out = String::from(
+        "| key | default | accepted | protocols | meaning |\n|---|---|---|---|---|\n",
+    );
+    for t in all_tables() {
+        let d = (t.defaults)();
+        let owners = owners_of(t.name).join(", ");
+        for k in t.keys {
+            let _ = writeln!(
+                out,
+                "| `{}.{}` | `{}` | {} | {} | {} |",
+                t.name,
+                k.key,
+                render_default(d.get(k.key)),
+                k.range.replace('|', "\\|"),
+                owners,
+                k.doc
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_is_documented_and_every_doc_is_a_key() {
+        for t in all_tables() {
+            let d = (t.defaults)();
+            let doc: Vec<&str> = t.keys.iter().map(|k| k.key).collect();
+            let real: Vec<&str> = d.keys().map(String::as_str).collect();
+            let mut a = doc.clone();
+            a.sort_unstable();
+            let mut b = real.clone();
+            b.sort_unstable();
+            assert_eq!(a, b, "table [{}]: documented keys vs real keys", t.name);
+        }
     }
 }

@@ -11,7 +11,8 @@ pub mod spec;
 pub mod stats;
 pub mod synthetic;
 
-use crate::engine::{HostId, Time};
+use crate::engine::Time;
+use crate::ids::HostId;
 pub use spec::{Subset, TopologyKind, TopologySpec};
 use synthetic::{Euclidean, PlanetLabLike, RandomSampling};
 

@@ -1,7 +1,7 @@
 //! Summary statistics of a latency model (`leadsim topology stats`).
 
 use super::Topology;
-use crate::engine::HostId;
+use crate::ids::HostId;
 use crate::rng::SimRng;
 use serde::Serialize;
 

@@ -2,7 +2,7 @@
 //! but `random-graph` are defined per pair by coordinates or a keyed hash, so they need no N x N
 //! storage (see [`super::Topology::materialized`] for the small-N speed-up).
 
-use crate::engine::HostId;
+use crate::ids::HostId;
 use crate::rng::{mix2, normal_from_hash, unit_from_bits, SimRng};
 use anyhow::{bail, Result};
 use rayon::prelude::*;

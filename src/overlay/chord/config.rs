@@ -155,3 +155,30 @@ impl ChordConfig {
         })
     }
 }
+
+use crate::settings::{KeyDoc, Settings, TableDef};
+
+impl Settings for ChordConfig {
+    fn validate(&self) -> Result<()> {
+        self.timing().map(|_| ())
+    }
+}
+
+/// The `[chord]` table's definition: the ring substrate's settings, accepted by every protocol
+/// that runs on the Chord ring.
+pub const TABLE: TableDef = TableDef::new::<ChordConfig>(
+    "chord",
+    "Chord ring maintenance and routing (every ring-based protocol)",
+    &[
+        KeyDoc::new("successors", "1..=24", "successor-list length"),
+        KeyDoc::new("stabilize_ms", "> 0", "stabilisation and predecessor-check period"),
+        KeyDoc::new("fix_fingers_ms", "> 0", "one finger is refreshed per period, round robin"),
+        KeyDoc::new("rpc_timeout_rtts", "> 0", "RPC timeout in RTTs to the callee ..."),
+        KeyDoc::new("rpc_timeout_cap_ms", "> 0", "... capped at this many ms"),
+        KeyDoc::new("max_lookup_ms", "> 0", "a lookup (or batch) unanswered this long fails"),
+        KeyDoc::new("init", "converged | join", "ring built converged at t = 0, or by the join protocol"),
+        KeyDoc::new("join_spread_s", ">= 0", "with init = join: joins spread over this many seconds"),
+        KeyDoc::new("replicas", "1..=8", "copies of each key (owner + distinct-host successors)"),
+        KeyDoc::new("value_bytes", ">= 0", "bytes of the value stored with each 8-byte key"),
+    ],
+);

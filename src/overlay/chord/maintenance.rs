@@ -5,7 +5,8 @@ use super::routing::Routed;
 use super::{
     Msg, Purpose, Ring, Rpc, RpcKind, SuccList, Target, Timer, FINGERS, MAX_SUCCESSORS, NONE,
 };
-use crate::engine::{HostId, Kernel, PeerId};
+use crate::ids::{HostId, PeerId};
+use crate::sim::Sim;
 use crate::network::Message;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{in_open, in_open_closed};
@@ -15,7 +16,7 @@ impl Ring {
     /// Starts the ring at t = 0: converged state or scheduled joins, plus periodic timers.
     pub fn start<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
     ) {
         match self.timing.init {
             RingInit::Converged => self.build_converged(),
@@ -33,7 +34,7 @@ impl Ring {
 
     fn arm_periodic<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
     ) {
         let s = self.rng.below(self.timing.stabilize);
@@ -45,12 +46,12 @@ impl Ring {
     /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle.
     pub(super) fn call<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         from: PeerId,
         to: PeerId,
         kind: RpcKind,
     ) -> Handle {
-        let timeout = self.rpc_timeout(k.net.rtt_peers(from, to));
+        let timeout = self.rpc_timeout(k.net().rtt_peers(from, to));
         let rpc = self.rpcs.insert(Rpc {
             from,
             to,
@@ -66,7 +67,7 @@ impl Ring {
 
     fn complete<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         rpc: Handle,
     ) -> Option<Rpc> {
         let r = self.rpcs.remove(rpc)?;
@@ -77,7 +78,7 @@ impl Ring {
     /// Handles a ring timer of a live peer. Returns what a re-routed list produced, if anything.
     pub fn on_timer<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
         timer: Timer<T>,
     ) -> Routed {
@@ -109,7 +110,7 @@ impl Ring {
 
     fn on_rpc_timeout<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         r: Rpc,
     ) -> Routed {
         match r.kind {
@@ -129,7 +130,7 @@ impl Ring {
 
     fn stabilize<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
     ) {
         if !self.joined[p as usize] {
@@ -163,7 +164,7 @@ impl Ring {
 
     fn fix_finger<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
     ) {
         if !self.joined[p as usize] {
@@ -206,7 +207,7 @@ impl Ring {
     /// Starts (or restarts) the join of peer `p` through a random live joined bootstrap peer.
     pub fn begin_join<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
     ) {
         self.reset(p);
@@ -252,7 +253,7 @@ impl Ring {
     /// A join or finger lookup found its responsible peer.
     pub fn on_found<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         at: PeerId,
         purpose: Purpose,
         owner: PeerId,
@@ -273,7 +274,7 @@ impl Ring {
     /// Handles a ring message (everything but `Route` and `App`, which the overlay dispatches).
     pub fn on_message<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         from: PeerId,
         to: PeerId,
         msg: Msg<A>,
@@ -363,7 +364,7 @@ impl Ring {
 
     fn adopt_successor_view<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
         s: PeerId,
         s_pred: PeerId,
@@ -388,7 +389,7 @@ impl Ring {
 
     fn finish_join<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         p: PeerId,
         s: PeerId,
         s_pred: PeerId,
@@ -429,12 +430,12 @@ impl Ring {
     /// A host came back: its peers rejoin with empty routing state through the join protocol.
     pub fn host_up<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         h: HostId,
     ) {
         self.view.host_up(h);
         for p in 0..self.peers() as PeerId {
-            if k.net.host_of(p) == h {
+            if k.net().host_of(p) == h {
                 self.reset(p);
                 k.set_timer(p, 0, Timer::Join);
                 self.arm_periodic(k, p);

@@ -17,7 +17,9 @@ pub mod routing;
 use super::arena::{Arena, Handle};
 use super::id::RingId;
 use super::view::GlobalView;
-use crate::engine::{HostId, PeerId, Time};
+use crate::engine::Time;
+use crate::ledger::Ledger;
+use crate::ids::{HostId, PeerId};
 use crate::network::Message;
 use crate::rng::SimRng;
 pub use config::{ChordConfig, RingInit, Timing, MAX_SUCCESSORS};
@@ -235,15 +237,6 @@ pub struct RingStats {
     pub unroutable: u64,
 }
 
-/// Messages and timeouts the ring spent on behalf of one application query.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct QueryTraffic {
-    /// Routed messages and their acknowledgements.
-    pub messages: u32,
-    /// Hop timeouts suffered.
-    pub timeouts: u32,
-}
-
 /// Computes the number of stored keys in a ring arc `(a, b]` (for key-transfer sizes).
 pub type ArcKeys = Box<dyn Fn(RingId, RingId) -> u64>;
 
@@ -269,7 +262,9 @@ pub struct Ring {
     scratch_buckets: Vec<(PeerId, Handle, u32)>,
     rng: SimRng,
     arc_keys: ArcKeys,
-    traffic: Vec<QueryTraffic>,
+    /// The application's query ledger: every routed message and timeout of an application
+    /// query is charged to it here, where it happens.
+    pub ledger: Ledger,
     /// What the ring did.
     pub stats: RingStats,
 }
@@ -296,7 +291,7 @@ impl Ring {
             scratch_buckets: Vec::new(),
             rng: SimRng::stream(seed, "chord"),
             arc_keys,
-            traffic: Vec::new(),
+            ledger: Ledger::default(),
             stats: RingStats::default(),
         }
     }
@@ -359,21 +354,12 @@ impl Ring {
         }
     }
 
-    /// Counts traffic for an application query (ring-internal purposes are not attributed).
+    /// Charges traffic to an application query (ring-internal purposes are not attributed).
+    #[inline]
     fn attribute(&mut self, purpose: Purpose, messages: u32, timeouts: u32) {
         if let Purpose::App(q) = purpose {
-            let q = q as usize;
-            if q >= self.traffic.len() {
-                self.traffic.resize(q + 1, QueryTraffic::default());
-            }
-            self.traffic[q].messages += messages;
-            self.traffic[q].timeouts += timeouts;
+            self.ledger.charge(q, messages, timeouts);
         }
-    }
-
-    /// Messages and timeouts spent so far on application query `q`.
-    pub fn query_traffic(&self, q: u32) -> QueryTraffic {
-        self.traffic.get(q as usize).copied().unwrap_or_default()
     }
 
     /// Lists currently allocated (a leak check for tests).

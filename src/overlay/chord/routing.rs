@@ -6,7 +6,8 @@
 //! is an RPC: the next hop acknowledges, and on timeout the forwarder forgets it and re-routes.
 
 use super::{Delivery, Msg, Purpose, Ring, Rpc, RpcKind, Target, Timer, FINGERS, NONE};
-use crate::engine::{Kernel, PeerId};
+use crate::ids::PeerId;
+use crate::sim::Sim;
 use crate::network::Message;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{distance, in_open, in_open_closed, RingId};
@@ -67,7 +68,7 @@ impl Ring {
     /// Routes `list` at peer `at` (the origin itself when `hops == 0`).
     pub fn route<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         at: PeerId,
         list: Handle,
         origin: PeerId,
@@ -171,7 +172,7 @@ impl Ring {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forward<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         from: PeerId,
         next: PeerId,
         list: Handle,
@@ -204,7 +205,7 @@ impl Ring {
 
     fn send_found<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         at: PeerId,
         origin: PeerId,
         purpose: Purpose,
@@ -229,7 +230,7 @@ impl Ring {
     #[allow(clippy::too_many_arguments)]
     pub fn on_route<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         from: PeerId,
         to: PeerId,
         list: Handle,
@@ -246,7 +247,7 @@ impl Ring {
     /// The next hop acknowledged: the hop RPC is complete.
     pub fn on_hop_ack<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         rpc: Handle,
     ) {
         if let Some(r) = self.rpcs.remove(rpc) {
@@ -278,7 +279,7 @@ impl Ring {
     /// A hop RPC timed out at its forwarder: forget the silent peer and re-route what came back.
     pub(super) fn on_hop_timeout<A: Message + Clone, T: Copy + std::fmt::Debug>(
         &mut self,
-        k: &mut Kernel<Msg<A>, Timer<T>>,
+        k: &mut Sim<Msg<A>, Timer<T>>,
         r: Rpc,
     ) -> Routed {
         self.stats.timeouts += 1;

@@ -1,0 +1,133 @@
+//! The one run driver every protocol uses: it builds the network and the simulation, starts the
+//! protocol, runs the simulated duration, lets the queries in flight finish (the drain), closes
+//! the ledger and collects the outputs. Arrival handling, latency and outcome classification are
+//! the ledger's ([`crate::ledger`]), so they are the same for every system.
+
+use crate::churn::ChurnSchedule;
+use crate::data::KeySet;
+use crate::engine::{time, Time};
+use crate::ledger::Ledger;
+use crate::network::{Counters, LatencySpec, Network};
+use crate::output::QueryRecord;
+use crate::overlay::check::RingReport;
+use crate::settings::{from_table, Tables};
+use crate::sim::{run_until, Protocol, Sim};
+use crate::topology::Topology;
+use crate::workload::WorkloadSpec;
+use anyhow::Result;
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+
+/// Everything a protocol run is given: resolved shared settings, its own tables, and the shared,
+/// read-only inputs.
+pub struct World<'a> {
+    /// The run's label.
+    pub label: &'a str,
+    /// Master seed.
+    pub seed: u64,
+    /// Simulated duration.
+    pub duration: Time,
+    /// The latency model (shared between runs).
+    pub topology: Arc<Topology>,
+    /// How matrix entries become delays.
+    pub latency: LatencySpec,
+    /// Virtual peers of each host.
+    pub vnodes: Vec<u32>,
+    /// The churn schedule of this run.
+    pub churn: ChurnSchedule,
+    /// Query arrivals and shapes.
+    pub workload: &'a WorkloadSpec,
+    /// The sorted keys, for protocols that store data.
+    pub keys: Option<Arc<KeySet>>,
+    /// The protocol tables of the manifest, resolved.
+    pub tables: &'a Tables,
+}
+
+impl World<'_> {
+    /// Reads protocol table `name` (defaults when the manifest has none).
+    pub fn settings<S: DeserializeOwned>(&self, name: &str) -> Result<S> {
+        from_table(name, self.tables.get(name))
+    }
+
+    /// The run's network, counting `kinds` message kinds.
+    pub fn network(&self, kinds: usize) -> Network {
+        Network::new(
+            self.topology.clone(),
+            self.latency.one_way,
+            self.latency.local_us,
+            &self.vnodes,
+            kinds,
+        )
+    }
+
+    /// The dataset, or an error naming the protocol that needs one.
+    pub fn keys(&self, protocol: &str) -> Result<Arc<KeySet>> {
+        self.keys
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("{protocol} needs a dataset"))
+    }
+}
+
+/// What a protocol run returns.
+pub struct ProtocolOutput {
+    /// One record per query, in issue order.
+    pub records: Vec<QueryRecord>,
+    /// Message kind names (column names of the counters).
+    pub kinds: Vec<&'static str>,
+    /// Message counters by kind.
+    pub counters: Counters,
+    /// Events processed by the kernel.
+    pub events: u64,
+    /// Protocol-specific per-run metrics (name, value), in a fixed order.
+    pub metrics: Vec<(&'static str, f64)>,
+    /// Ring consistency at the end of the simulated duration (ring-based protocols only).
+    pub ring: Option<RingReport>,
+}
+
+/// A protocol the driver can run: it exposes its ledger and, optionally, end-of-run facts.
+pub trait Driven: Protocol {
+    /// The query ledger.
+    fn ledger(&mut self) -> &mut Ledger;
+    /// Called once at the end of the simulated duration, before the drain (e.g. ring checks).
+    fn at_end(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>) {}
+    /// Per-run metrics, after the drain.
+    fn metrics(&mut self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// Ring consistency at the end of the simulated duration, if the protocol runs on a ring.
+    fn ring_report(&mut self) -> Option<RingReport> {
+        None
+    }
+}
+
+/// Runs `proto` on the world's network and churn: start at 0, run to the end of the simulated
+/// duration, then drain for at most `drain` (checked every simulated second, stopping as soon as
+/// no query is open), then classify what is still open.
+pub fn drive<P: Driven>(
+    world: &World,
+    proto: &mut P,
+    kinds: Vec<&'static str>,
+    drain: Time,
+) -> Result<ProtocolOutput> {
+    let mut k: Sim<P::Msg, P::Timer> = Sim::new(world.network(kinds.len()), world.churn.clone());
+    proto.start(&mut k);
+    let end = world.duration;
+    run_until(&mut k, proto, end);
+    proto.at_end(&mut k);
+    let limit = end + drain;
+    let mut t = end;
+    while t < limit && proto.ledger().open_count() > 0 {
+        t = (t + time::SEC).min(limit);
+        run_until(&mut k, proto, t);
+    }
+    let now = k.now();
+    proto.ledger().finish(now, k.net());
+    Ok(ProtocolOutput {
+        records: proto.ledger().records(),
+        kinds,
+        counters: k.net().counters().clone(),
+        events: k.events_processed(),
+        metrics: proto.metrics(),
+        ring: proto.ring_report(),
+    })
+}

@@ -1,0 +1,229 @@
+//! The simulated environment above the kernel: the [`Network`] (latency, liveness, counters),
+//! the churn player and latency time slices. A protocol implements [`Protocol`] and runs on a
+//! [`Sim`]; [`run_until`] pops kernel events and dispatches them: deliveries to live peers,
+//! timers of peers whose host has not crashed since, host up/down transitions, slice switches.
+//!
+//! Every timer of a host that crashes is voided at once through the host's *incarnation* number
+//! (checked when the timer surfaces), so a crashed host's pending work disappears without
+//! scanning the queue.
+
+use crate::churn::ChurnSchedule;
+use crate::engine::{Kernel, Time, TimerHandle};
+use crate::ids::{HostId, PeerId, GLOBAL};
+use crate::network::{Message, Network};
+
+/// A pending event's payload.
+#[derive(Clone, Debug)]
+pub enum Event<M, T> {
+    /// A message arriving at `to`.
+    Deliver { from: PeerId, to: PeerId, msg: M },
+    /// A protocol timer of `peer`, valid only while the peer's host keeps `incarnation`.
+    Timer {
+        peer: PeerId,
+        incarnation: u32,
+        timer: T,
+    },
+    /// The next up/down transition of `host` in the churn schedule.
+    Churn { host: HostId },
+    /// Switch the latency model to time slice `index`.
+    Slice { index: u32 },
+}
+
+/// What a protocol implements to run on a [`Sim`].
+pub trait Protocol {
+    /// The messages it sends (a plain enum; see [`Message`]).
+    type Msg: Message;
+    /// Its timer kinds (a small `Copy` enum).
+    type Timer: Copy + std::fmt::Debug;
+
+    /// Called once at time 0, by the run driver, before the first event: schedule initial
+    /// timers here.
+    fn start(&mut self, k: &mut Sim<Self::Msg, Self::Timer>);
+    /// A message reached a live peer.
+    fn on_message(
+        &mut self,
+        k: &mut Sim<Self::Msg, Self::Timer>,
+        from: PeerId,
+        to: PeerId,
+        msg: Self::Msg,
+    );
+    /// A timer of a live peer (or a global timer) fired.
+    fn on_timer(&mut self, k: &mut Sim<Self::Msg, Self::Timer>, peer: PeerId, timer: Self::Timer);
+    /// A message was lost: its receiver's host was down on arrival. The sender is *not* told
+    /// (it learns by timeout); this hook only lets the protocol reclaim resources the message
+    /// referenced (e.g. a payload list it will re-send on timeout).
+    fn on_lost(
+        &mut self,
+        _k: &mut Sim<Self::Msg, Self::Timer>,
+        _from: PeerId,
+        _to: PeerId,
+        _msg: Self::Msg,
+    ) {
+    }
+    /// A host crashed: all its peers are now silent (their timers are already void).
+    fn on_host_down(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>, _host: HostId) {}
+    /// A host came back (with its stored data, but protocol state is the protocol's business).
+    fn on_host_up(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>, _host: HostId) {}
+}
+
+/// The kernel plus the network, churn and time slices of one run.
+pub struct Sim<M, T> {
+    kernel: Kernel<Event<M, T>>,
+    net: Network,
+    churn: ChurnSchedule,
+    churn_cursor: Vec<u32>,
+    events_processed: u64,
+}
+
+impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
+    /// A simulation at time 0 over `net`, replaying `churn` (one schedule entry per host).
+    pub fn new(net: Network, churn: ChurnSchedule) -> Self {
+        let hosts = net.host_count();
+        let mut s = Sim {
+            kernel: Kernel::new(),
+            net,
+            churn,
+            churn_cursor: vec![0; hosts],
+            events_processed: 0,
+        };
+        for h in 0..hosts as HostId {
+            if let Some(&t) = s.churn.transitions(h).first() {
+                s.kernel.schedule_at(t, Event::Churn { host: h });
+            }
+        }
+        if let Some(period) = s.net.slice_period() {
+            s.kernel.schedule_at(period, Event::Slice { index: 1 });
+        }
+        s
+    }
+
+    /// Current simulated time.
+    #[inline]
+    pub fn now(&self) -> Time {
+        self.kernel.now()
+    }
+
+    /// The network (read-only: liveness, latencies, counters).
+    #[inline]
+    pub fn net(&self) -> &Network {
+        &self.net
+    }
+
+    /// Number of events processed so far (deliveries, live timers, churn and slice switches;
+    /// cancelled or voided timers excluded).
+    pub fn events_processed(&self) -> u64 {
+        self.events_processed
+    }
+
+    /// Number of pending queue entries.
+    pub fn pending(&self) -> usize {
+        self.kernel.pending()
+    }
+
+    /// The churn schedule being replayed.
+    pub fn churn(&self) -> &ChurnSchedule {
+        &self.churn
+    }
+
+    /// Sends `msg` from peer `from` to peer `to`: counts it and schedules its delivery after the
+    /// one-way latency between their hosts. If `to`'s host is down on arrival, the message is lost
+    /// (counted) and the sender only learns of it through its own timeout.
+    #[inline]
+    pub fn send(&mut self, from: PeerId, to: PeerId, msg: M) {
+        self.net.count_sent(&msg);
+        let delay = self.net.one_way(from, to);
+        self.kernel
+            .schedule_in(delay, Event::Deliver { from, to, msg });
+    }
+
+    /// Starts a timer for `peer` firing after `delay`; it is void if the peer's host crashes first.
+    #[inline]
+    pub fn set_timer(&mut self, peer: PeerId, delay: Time, timer: T) -> TimerHandle {
+        let incarnation = self.net.incarnation(self.net.host_of(peer));
+        self.kernel.schedule_in(
+            delay,
+            Event::Timer {
+                peer,
+                incarnation,
+                timer,
+            },
+        )
+    }
+
+    /// Starts a global timer (not owned by any peer, immune to churn), e.g. a workload driver;
+    /// it is delivered to [`Protocol::on_timer`] with peer [`GLOBAL`].
+    pub fn set_global_timer(&mut self, delay: Time, timer: T) -> TimerHandle {
+        self.kernel.schedule_in(
+            delay,
+            Event::Timer {
+                peer: GLOBAL,
+                incarnation: 0,
+                timer,
+            },
+        )
+    }
+
+    /// Cancels a timer; a no-op if it already fired or was cancelled.
+    #[inline]
+    pub fn cancel(&mut self, h: TimerHandle) {
+        self.kernel.cancel(h);
+    }
+}
+
+/// Runs events with time `<= end`, then sets the clock to `end`. Returns the number processed.
+pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end: Time) -> u64 {
+    let before = k.events_processed;
+    while let Some(ev) = k.kernel.pop_until(end) {
+        match ev {
+            Event::Deliver { from, to, msg } => {
+                k.events_processed += 1;
+                if !k.net.is_peer_up(to) {
+                    k.net.count_lost(&msg);
+                    proto.on_lost(k, from, to, msg);
+                    continue;
+                }
+                proto.on_message(k, from, to, msg);
+            }
+            Event::Timer {
+                peer,
+                incarnation,
+                timer,
+            } => {
+                if peer != GLOBAL {
+                    let host = k.net.host_of(peer);
+                    if !k.net.is_host_up(host) || k.net.incarnation(host) != incarnation {
+                        continue; // the host crashed since the timer was set
+                    }
+                }
+                k.events_processed += 1;
+                proto.on_timer(k, peer, timer);
+            }
+            Event::Churn { host } => {
+                k.events_processed += 1;
+                let cursor = &mut k.churn_cursor[host as usize];
+                *cursor += 1;
+                let next = k.churn.transitions(host).get(*cursor as usize).copied();
+                let going_up = !k.net.is_host_up(host);
+                k.net.set_host_up(host, going_up);
+                if let Some(t) = next {
+                    k.kernel.schedule_at(t, Event::Churn { host });
+                }
+                if going_up {
+                    proto.on_host_up(k, host);
+                } else {
+                    proto.on_host_down(k, host);
+                }
+            }
+            Event::Slice { index } => {
+                k.events_processed += 1;
+                k.net.set_slice(index as usize);
+                if let Some(period) = k.net.slice_period() {
+                    k.kernel
+                        .schedule_in(period, Event::Slice { index: index + 1 });
+                }
+            }
+        }
+    }
+    k.kernel.advance_to(end);
+    k.events_processed - before
+}
