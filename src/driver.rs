@@ -23,6 +23,8 @@ use std::sync::Arc;
 pub struct World<'a> {
     /// The run's label.
     pub label: &'a str,
+    /// The protocol's name (the default system name).
+    pub protocol: &'a str,
     /// Master seed.
     pub seed: u64,
     /// Simulated duration.
@@ -70,10 +72,12 @@ impl World<'_> {
 
 /// What a protocol run returns.
 pub struct ProtocolOutput {
-    /// One record per query, in issue order.
-    pub records: Vec<QueryRecord>,
+    /// The query systems of the run (one, or several in a paired run), in index order.
+    pub systems: Vec<String>,
+    /// Per system, one record per query, in issue order.
+    pub records: Vec<Vec<QueryRecord>>,
     /// Message kind names (column names of the counters).
-    pub kinds: Vec<&'static str>,
+    pub kinds: Vec<String>,
     /// Message counters by kind.
     pub counters: Counters,
     /// Events processed by the kernel.
@@ -84,10 +88,18 @@ pub struct ProtocolOutput {
     pub ring: Option<RingReport>,
 }
 
-/// A protocol the driver can run: it exposes its ledger and, optionally, end-of-run facts.
+/// A protocol the driver can run: it exposes its ledger(s) and, optionally, end-of-run facts.
 pub trait Driven: Protocol {
-    /// The query ledger.
+    /// The query ledger (of the first system).
     fn ledger(&mut self) -> &mut Ledger;
+    /// Every system's ledger (one system by default).
+    fn ledgers(&mut self) -> &mut [Ledger] {
+        std::slice::from_mut(self.ledger())
+    }
+    /// The systems' names; empty = one system named after the protocol.
+    fn system_names(&self) -> Vec<String> {
+        Vec::new()
+    }
     /// Called once at the end of the simulated duration, before the drain (e.g. ring checks).
     fn at_end(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>) {}
     /// Per-run metrics, after the drain.
@@ -106,7 +118,7 @@ pub trait Driven: Protocol {
 pub fn drive<P: Driven>(
     world: &World,
     proto: &mut P,
-    kinds: Vec<&'static str>,
+    kinds: Vec<String>,
     drain: Time,
 ) -> Result<ProtocolOutput> {
     let mut k: Sim<P::Msg, P::Timer> = Sim::new(world.network(kinds.len()), world.churn.clone());
@@ -116,14 +128,22 @@ pub fn drive<P: Driven>(
     proto.at_end(&mut k);
     let limit = end + drain;
     let mut t = end;
-    while t < limit && proto.ledger().open_count() > 0 {
+    let open = |p: &mut P| p.ledgers().iter().map(Ledger::open_count).sum::<usize>();
+    while t < limit && open(proto) > 0 {
         t = (t + time::SEC).min(limit);
         run_until(&mut k, proto, t);
     }
     let now = k.now();
-    proto.ledger().finish(now, k.net());
+    for l in proto.ledgers() {
+        l.finish(now, k.net());
+    }
+    let mut systems = proto.system_names();
+    if systems.is_empty() {
+        systems.push(world.protocol.to_string());
+    }
     Ok(ProtocolOutput {
-        records: proto.ledger().records(),
+        systems,
+        records: proto.ledgers().iter().map(Ledger::records).collect(),
         kinds,
         counters: k.net().counters().clone(),
         events: k.events_processed(),

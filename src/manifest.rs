@@ -165,10 +165,11 @@ impl Manifest {
 
     /// Checks the top-level keys and reads the protocol's tables (resolved, validated).
     fn protocol_tables(protocol: &str, text: &str, origin: &str) -> Result<Tables> {
-        let top: toml::Table = toml::from_str(text)
-            .map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
-        let proto = crate::protocols::find(protocol)
-            .map_err(|e| anyhow::anyhow!("{origin}:{}: protocol: {e}", top_line(text, "protocol")))?;
+        let top: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        let proto = crate::protocols::find(protocol).map_err(|e| {
+            anyhow::anyhow!("{origin}:{}: protocol: {e}", top_line(text, "protocol"))
+        })?;
         for key in top.keys() {
             if TOP_KEYS.contains(&key.as_str()) || SHARED_SECTIONS.contains(&key.as_str()) {
                 continue;
@@ -198,7 +199,9 @@ impl Manifest {
                     anyhow::anyhow!("{origin}:{}:{}: {}", e.line, e.col, e.message)
                 } else {
                     match key_line(text, &e.message) {
-                        Some((key, line)) => anyhow::anyhow!("{origin}:{line}: {key}: {}", e.message),
+                        Some((key, line)) => {
+                            anyhow::anyhow!("{origin}:{line}: {key}: {}", e.message)
+                        }
                         None => anyhow::anyhow!("{origin}: {}", e.message),
                     }
                 }

@@ -125,7 +125,10 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// Parses table `name` of `text` as `S` (defaults when absent), validates it, and returns it
 /// resolved.
-pub fn resolve<S: Settings>(text: &str, name: &str) -> std::result::Result<toml::Table, TableError> {
+pub fn resolve<S: Settings>(
+    text: &str,
+    name: &str,
+) -> std::result::Result<toml::Table, TableError> {
     let s: S = read::<S>(text, name)?.unwrap_or_default();
     s.validate().map_err(|e| TableError {
         line: 0,

@@ -41,7 +41,7 @@ query = "lookup"
 #[test]
 fn static_ring_lookups_reach_the_true_owner_in_half_log_n_hops() {
     let r = run(STATIC);
-    let recs = &r.output.records;
+    let recs = &r.output.records[0];
     assert!(recs.len() > 10_000, "{} lookups", recs.len());
     assert!(
         recs.iter()
@@ -76,7 +76,7 @@ fn ranges_return_every_key_in_both_accountings() {
     for mode in ["consolidated", "parallel"] {
         let text = format!("{base}\n[chord_batch]\nbatch_size = 100\nmode = \"{mode}\"\n");
         let r = run(&text);
-        let recs = &r.output.records;
+        let recs = &r.output.records[0];
         assert!(recs.len() > 30);
         for q in recs {
             assert_eq!(q.outcome, Outcome::Ok);
@@ -129,7 +129,7 @@ query = "lookup"
         "the test needs real churn: {}",
         r.churn.crash_count()
     );
-    let recs = &r.output.records;
+    let recs = &r.output.records[0];
     let ok = recs.iter().filter(|q| q.outcome == Outcome::Ok).count();
     let failed = recs.iter().filter(|q| q.outcome == Outcome::Failed).count();
     let success = ok as f64 / (ok + failed) as f64;
@@ -177,7 +177,7 @@ warmup_s = 200
     assert_eq!(metric(&r, "ring_joins"), 240.0, "every peer joins once");
     let report = r.output.ring.as_ref().unwrap();
     assert!(report.consistent(), "{report:?}");
-    let recs = &r.output.records;
+    let recs = &r.output.records[0];
     assert!(recs.len() > 300 && recs.iter().all(|q| q.outcome == Outcome::Ok));
     assert_eq!(
         metric(&r, "wrong_owner_share"),
@@ -202,7 +202,7 @@ fn replicas_keep_keys_available_when_an_owner_is_down() {
     let found_share = |r: &leadsim::experiment::RunResult| {
         let ok: Vec<_> = r
             .output
-            .records
+            .records[0]
             .iter()
             .filter(|q| q.outcome == Outcome::Ok)
             .collect();

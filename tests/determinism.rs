@@ -53,7 +53,7 @@ fn ping_latency_is_the_topology_rtt_without_churn() {
     .unwrap();
     let topo = m.topology.build(m.seed).unwrap();
     let r = run_manifest(&m).unwrap();
-    let recs = &r.output.records;
+    let recs = &r.output.records[0];
     assert!(recs
         .iter()
         .all(|q| q.outcome == leadsim::output::Outcome::Ok || q.latency_us == 1_000_000));

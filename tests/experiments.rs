@@ -61,9 +61,13 @@ fn eval_config_errors_name_file_and_line() {
 
 #[test]
 fn readme_protocol_key_table_is_generated_from_the_registry() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let begin = "<!-- protocol-keys:begin -->\n";
-    let a = readme.find(begin).expect("README has the protocol-keys markers") + begin.len();
+    let a = readme
+        .find(begin)
+        .expect("README has the protocol-keys markers")
+        + begin.len();
     let b = readme.find("<!-- protocol-keys:end -->").unwrap();
     assert_eq!(
         &readme[a..b],

@@ -3,8 +3,8 @@
 use leadsim::churn::ChurnSchedule;
 use leadsim::engine::{Time, TimerHandle};
 use leadsim::ids::{HostId, PeerId};
-use leadsim::sim::{run_until, Protocol, Sim};
 use leadsim::network::{Message, Network, OneWay};
+use leadsim::sim::{run_until, Protocol, Sim};
 use leadsim::topology::matrix::parse_matrix;
 use leadsim::topology::matrix::MatrixUnit;
 use leadsim::topology::{Backing, Topology};

@@ -12,11 +12,11 @@ pub mod sweep;
 
 use crate::churn::ChurnSchedule;
 use crate::data::KeySet;
+use crate::driver::{ProtocolOutput, World};
 use crate::engine::time::to_ms_f64;
 use crate::manifest::Manifest;
 use crate::output::records::QUERY_COLUMNS;
-use crate::output::{write_atomic, Outcome, Summary};
-use crate::driver::{ProtocolOutput, World};
+use crate::output::{csv_field, write_atomic, Outcome, Summary};
 use crate::protocols;
 use crate::rng::name_hash;
 use crate::topology::Topology;
@@ -97,6 +97,7 @@ pub fn run_with_inputs(
         .schedule(topology.host_count(), m.duration(), m.seed)?;
     let world = World {
         label: m.label(),
+        protocol: &m.protocol,
         seed: m.seed,
         duration: m.duration(),
         vnodes: m.overlay.vnodes_per_host(topology.host_count())?,
@@ -135,21 +136,44 @@ impl RunResult {
         (header, values)
     }
 
-    /// The per-query CSV (header included).
+    /// The per-query CSV (header included): every system's queries, system by system.
     pub fn queries_csv(&self) -> Vec<u8> {
         let (h, v) = self.run_columns();
-        let mut out = Vec::with_capacity(64 + self.output.records.len() * 96);
-        out.extend_from_slice(format!("{h}{QUERY_COLUMNS}\n").as_bytes());
-        for r in &self.output.records {
-            r.write_csv_line(&v, &mut out);
+        let n: usize = self.output.records.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(64 + n * 96);
+        out.extend_from_slice(format!("{h}system,{QUERY_COLUMNS}\n").as_bytes());
+        for (name, recs) in self.output.systems.iter().zip(&self.output.records) {
+            let prefix = format!("{v}{},", csv_field(name));
+            for r in recs {
+                r.write_csv_line(&prefix, &mut out);
+            }
         }
         out
     }
 
-    /// The one-row summary CSV (header included).
+    /// The summary CSV (header included): one row per system. Message, byte and event counters
+    /// are run-wide (every system's rows repeat them); query statistics are the system's own.
     pub fn summary_csv(&self) -> Vec<u8> {
+        let mut out = String::new();
+        for (i, name) in self.output.systems.iter().enumerate() {
+            let (h, v) = self.summary_row(i, name);
+            if i == 0 {
+                out.push_str(&h);
+                out.push('\n');
+            }
+            out.push_str(&v);
+            out.push('\n');
+        }
+        out.into_bytes()
+    }
+
+    /// Header and values of system `sys`'s summary row.
+    fn summary_row(&self, sys: usize, name: &str) -> (String, String) {
         let (mut h, mut v) = self.run_columns();
-        let recs = &self.output.records;
+        h.push_str("system,");
+        v.push_str(&csv_field(name));
+        v.push(',');
+        let recs = &self.output.records[sys];
         let ok: Vec<f64> = recs
             .iter()
             .filter(|r| r.outcome == Outcome::Ok)
@@ -206,7 +230,7 @@ impl RunResult {
         }
         h.pop();
         v.pop();
-        format!("{h}\n{v}\n").into_bytes()
+        (h, v)
     }
 
     /// The provenance record.
@@ -293,10 +317,7 @@ pub fn check_invariants(r: &RunResult) -> Result<String> {
     if calm && !report.consistent() {
         anyhow::bail!("{text}\nthe ring is not consistent although churn was off or had stopped");
     }
-    if churn_free
-        && chord.init == crate::overlay::RingInit::Converged
-        && wrong_owner > 0.0
-    {
+    if churn_free && chord.init == crate::overlay::RingInit::Converged && wrong_owner > 0.0 {
         anyhow::bail!("{text}\nlookups reached wrong owners on a static converged ring");
     }
     Ok(if calm {

@@ -291,4 +291,3 @@ impl OverlaySpec {
         Ok(v)
     }
 }
-

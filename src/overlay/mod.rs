@@ -1,204 +1,280 @@
-//! Structured overlays: the Chord ring with virtual nodes, shared by every ring-based protocol.
+//! Structured overlays: Chord rings with virtual nodes, shared by every ring-based protocol, and
+//! the application API that query systems are written against.
 //!
-//! An application (Chord-batch, LEAD, MARQUES) implements [`RingApp`]; [`Overlay`] glues it to a
-//! [`Ring`] and implements the kernel's [`Protocol`]: ring messages and timers go to the ring,
-//! application ones to the app, and targets that reach their responsible peer are handed to the
-//! app as a [`Delivery`].
+//! An [`Overlay`] is one simulation's rings (usually one; MARQUES uses several) plus the query
+//! systems running on them (usually one; a paired run hosts several, each with its own query
+//! stream and ledger). It implements the kernel's [`Protocol`]: ring messages and timers go to
+//! their ring, application messages, timers and RPCs to their system, and targets that reach
+//! their responsible peer are handed to the system whose query they belong to.
+//!
+//! A system implements [`RingApp`] and acts through a [`Ctx`]; see `docs/adding-a-protocol.md`.
 
+pub mod app;
 pub mod arena;
 pub mod check;
 pub mod chord;
 pub mod id;
 pub mod view;
+pub mod wire;
 
-use crate::ids::{HostId, PeerId};
-use crate::sim::{Protocol, Sim};
 use crate::driver::Driven;
+use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
-use crate::network::Message;
+use crate::sim::Protocol;
+pub use app::{CallId, Ctx, Failover, RingApp};
+use app::{Env, Hosted, System};
 use check::{check_ring, RingReport};
-pub use chord::routing::Routed;
-pub use chord::{
-    ChordConfig, Delivery, Msg, Purpose, Ring, RingInit, Target, Timer, NONE, RING_KINDS,
+pub use chord::{ChordConfig, Delivery, OverlaySim, Ring, RingInit, Routed, NONE};
+pub use wire::{
+    AppTimerHandle, Msg, Purpose, RingIx, RingMsg, SysIx, Target, Timer, FIRST_APP_KIND,
+    RING_KINDS, SUBSTRATE_KINDS,
 };
 
-/// The kernel type of an overlay running app `A`.
-pub type OverlaySim<A> = Sim<Msg<<A as RingApp>::Msg>, Timer<<A as RingApp>::Timer>>;
-
-/// An application running on the ring.
-pub trait RingApp: Sized {
-    /// Its own messages (kinds are numbered after [`RING_KINDS`]).
-    type Msg: Message + Clone;
-    /// Its own timers.
-    type Timer: Copy + std::fmt::Debug;
-
-    /// Names of its message kinds.
-    fn kinds(&self) -> &'static [&'static str];
-    /// Called once after the ring started.
-    fn start(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>);
-    /// Targets reached the peer responsible for them.
-    fn on_deliver(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, at: PeerId, d: Delivery);
-    /// Targets that could not be routed at all from `at` (no live routing entry).
-    fn on_route_failed(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        at: PeerId,
-        d: Delivery,
-    );
-    /// One of its messages arrived.
-    fn on_message(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        from: PeerId,
-        to: PeerId,
-        msg: Self::Msg,
-    );
-    /// One of its timers fired.
-    fn on_timer(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        peer: PeerId,
-        timer: Self::Timer,
-    );
-    /// Hands what routing produced at `at` to [`RingApp::on_deliver`] / [`RingApp::on_route_failed`].
-    fn handle_routed(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        at: PeerId,
-        r: Routed,
-    ) {
-        if let Some(d) = r.delivered {
-            self.on_deliver(ring, k, at, d);
-        }
-        if let Some(d) = r.failed {
-            self.on_route_failed(ring, k, at, d);
-        }
-    }
-    /// One of its messages was lost at a dead receiver (reclaim resources only).
-    fn on_lost(&mut self, _ring: &mut Ring, _k: &mut OverlaySim<Self>, _msg: Self::Msg) {}
-    /// Its per-run metrics (name, value), reported before the ring's own.
-    fn metrics(&self, _ring: &Ring) -> Vec<(&'static str, f64)> {
-        Vec::new()
-    }
+/// Rings plus the query systems running on them.
+pub struct Overlay {
+    /// The rings (index = [`RingIx`]).
+    pub rings: Vec<Ring>,
+    systems: Vec<Box<dyn System>>,
+    names: Vec<String>,
+    /// One ledger per system (index = [`SysIx`]).
+    pub ledgers: Vec<Ledger>,
+    /// Ring consistency at the end of the simulated duration, per ring.
+    pub reports: Vec<RingReport>,
 }
 
-/// A ring plus the application on top of it.
-pub struct Overlay<A: RingApp> {
-    /// The Chord substrate.
-    pub ring: Ring,
-    /// The application.
-    pub app: A,
-    /// Ring consistency at the end of the simulated duration.
-    pub report: Option<RingReport>,
-}
-
-impl<A: RingApp> Overlay<A> {
-    /// The app on the ring.
-    pub fn new(ring: Ring, app: A) -> Self {
+impl Overlay {
+    /// An overlay of `rings` with no system yet.
+    pub fn new(rings: Vec<Ring>) -> Self {
+        assert!(!rings.is_empty() && rings.len() <= usize::from(RingIx::MAX));
         Overlay {
-            ring,
-            app,
-            report: None,
+            rings,
+            systems: Vec::new(),
+            names: Vec::new(),
+            ledgers: Vec::new(),
+            reports: Vec::new(),
         }
     }
 
-    /// All message kind names: ring kinds, then the app's.
-    pub fn kind_names(&self) -> Vec<&'static str> {
-        RING_KINDS.iter().chain(self.app.kinds()).copied().collect()
+    /// Adds a query system named `name`; returns its index.
+    pub fn add_system<A: RingApp>(&mut self, name: &str, app: A) -> SysIx {
+        let sys = self.systems.len();
+        assert!(sys < usize::from(SysIx::MAX), "too many systems");
+        let mut h = Hosted::new(app);
+        let base = FIRST_APP_KIND + self.systems.iter().map(|s| s.kinds().len()).sum::<usize>();
+        h.set_kind_base(base);
+        self.systems.push(Box::new(h));
+        self.names.push(name.to_string());
+        self.ledgers.push(Ledger::default());
+        sys as SysIx
+    }
+
+    /// The application of system `sys`, if it is of type `A`.
+    pub fn app<A: RingApp>(&self, sys: SysIx) -> Option<&A> {
+        self.systems
+            .get(usize::from(sys))?
+            .as_any()
+            .downcast_ref::<Hosted<A>>()
+            .map(|h| &h.app)
+    }
+
+    /// System names, in index order.
+    pub fn system_names(&self) -> &[String] {
+        &self.names
+    }
+
+    /// All message kind names: ring kinds, the substrate's, then each system's (prefixed with
+    /// the system's name when the run hosts several).
+    pub fn kind_names(&self) -> Vec<String> {
+        let mut v: Vec<String> = RING_KINDS
+            .iter()
+            .chain(SUBSTRATE_KINDS)
+            .map(|s| s.to_string())
+            .collect();
+        let several = self.systems.len() > 1;
+        for (s, name) in self.systems.iter().zip(&self.names) {
+            for k in s.kinds() {
+                v.push(if several {
+                    format!("{name}:{k}")
+                } else {
+                    k.to_string()
+                });
+            }
+        }
+        v
+    }
+
+    fn env<'a>(k: &'a mut OverlaySim, rings: &'a mut [Ring], ledgers: &'a mut [Ledger]) -> Env<'a> {
+        Env {
+            sim: k,
+            rings,
+            ledgers,
+        }
+    }
+
+    /// Hands a routing result to the system whose query it is.
+    fn dispatch(&mut self, k: &mut OverlaySim, at: PeerId, r: Routed) {
+        let sys = match (&r.delivered, &r.failed) {
+            (Some(d), _) | (None, Some(d)) => d.sys,
+            (None, None) => return,
+        };
+        let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+        self.systems[usize::from(sys)].routed(env, sys, at, r);
     }
 }
 
-impl<A: RingApp> Protocol for Overlay<A> {
-    type Msg = Msg<A::Msg>;
-    type Timer = Timer<A::Timer>;
+impl Protocol for Overlay {
+    type Msg = Msg;
+    type Timer = Timer;
 
-    fn start(&mut self, k: &mut OverlaySim<A>) {
-        self.ring.start(k);
-        self.app.start(&mut self.ring, k);
-    }
-
-    fn on_message(&mut self, k: &mut OverlaySim<A>, from: PeerId, to: PeerId, msg: Self::Msg) {
-        match msg {
-            Msg::Route {
-                list,
-                origin,
-                hops,
-                purpose,
-                rpc,
-                ..
-            } => {
-                let r = self
-                    .ring
-                    .on_route(k, from, to, list, origin, hops, purpose, rpc);
-                self.app.handle_routed(&mut self.ring, k, to, r);
-            }
-            Msg::App(m) => self.app.on_message(&mut self.ring, k, from, to, m),
-            other => self.ring.on_message(k, from, to, other),
+    fn start(&mut self, k: &mut OverlaySim) {
+        for ring in &mut self.rings {
+            ring.start(k);
+        }
+        for (i, s) in self.systems.iter_mut().enumerate() {
+            let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+            s.start(env, i as SysIx);
         }
     }
 
-    fn on_timer(&mut self, k: &mut OverlaySim<A>, peer: PeerId, timer: Self::Timer) {
+    fn on_message(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: Msg) {
+        match msg {
+            Msg::Ring(r, m) => {
+                let ring = &mut self.rings[usize::from(r)];
+                if !ring.view.is_member(to) {
+                    // It left this ring: nobody there; the sender learns by its timeout.
+                    if let RingMsg::Route { list, rpc, .. } = m {
+                        ring.on_route_lost(list, rpc);
+                    }
+                    return;
+                }
+                match m {
+                    RingMsg::Route {
+                        list,
+                        origin,
+                        hops,
+                        purpose,
+                        rpc,
+                        ..
+                    } => {
+                        let routed = ring.on_route(
+                            k,
+                            from,
+                            to,
+                            list,
+                            origin,
+                            hops,
+                            purpose,
+                            rpc,
+                            &mut self.ledgers,
+                        );
+                        self.dispatch(k, to, routed);
+                    }
+                    other => ring.on_message(k, from, to, other),
+                }
+            }
+            Msg::App(e) => {
+                let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+                self.systems[usize::from(e.sys)].message(env, e.sys, from, to, e);
+            }
+            Msg::AppAck { sys, call } => {
+                let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+                self.systems[usize::from(sys)].call_ack(env, sys, call, from);
+            }
+        }
+    }
+
+    fn on_timer(&mut self, k: &mut OverlaySim, peer: PeerId, timer: Timer) {
         match timer {
-            Timer::App(t) => self.app.on_timer(&mut self.ring, k, peer, t),
-            t => {
-                let r = self.ring.on_timer(k, peer, t);
-                self.app.handle_routed(&mut self.ring, k, peer, r);
+            Timer::Ring(r, t) => {
+                let routed = self.rings[usize::from(r)].on_timer(k, peer, t, &mut self.ledgers);
+                self.dispatch(k, peer, routed);
+            }
+            Timer::App { sys, payload } => {
+                let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+                self.systems[usize::from(sys)].timer(env, sys, peer, payload);
+            }
+            Timer::Call { sys, call } => {
+                let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+                self.systems[usize::from(sys)].call_timeout(env, sys, call);
             }
         }
     }
 
-    fn on_lost(&mut self, k: &mut OverlaySim<A>, _from: PeerId, _to: PeerId, msg: Self::Msg) {
+    fn on_lost(&mut self, k: &mut OverlaySim, _from: PeerId, _to: PeerId, msg: Msg) {
         match msg {
-            Msg::Route { list, rpc, .. } => self.ring.on_route_lost(list, rpc),
-            Msg::Succs { list, .. } => self.ring.on_succs_lost(list),
-            Msg::App(m) => self.app.on_lost(&mut self.ring, k, m),
+            Msg::Ring(r, RingMsg::Route { list, rpc, .. }) => {
+                self.rings[usize::from(r)].on_route_lost(list, rpc)
+            }
+            Msg::Ring(r, RingMsg::Succs { list, .. }) => {
+                self.rings[usize::from(r)].on_succs_lost(list)
+            }
+            Msg::App(e) => {
+                let env = Self::env(k, &mut self.rings, &mut self.ledgers);
+                self.systems[usize::from(e.sys)].lost(env, e.sys, e);
+            }
             _ => {}
         }
     }
 
-    fn on_host_down(&mut self, k: &mut OverlaySim<A>, host: HostId) {
-        let net = k.net();
-        self.ring.host_down(host, |p| net.host_of(p));
+    fn on_host_down(&mut self, _k: &mut OverlaySim, host: HostId) {
+        for ring in &mut self.rings {
+            ring.host_down(host);
+        }
     }
 
-    fn on_host_up(&mut self, k: &mut OverlaySim<A>, host: HostId) {
-        self.ring.host_up(k, host);
+    fn on_host_up(&mut self, k: &mut OverlaySim, host: HostId) {
+        for ring in &mut self.rings {
+            ring.host_up(k, host);
+        }
     }
 }
 
-impl<A: RingApp> Driven for Overlay<A> {
+impl Driven for Overlay {
     fn ledger(&mut self) -> &mut Ledger {
-        &mut self.ring.ledger
+        &mut self.ledgers[0]
     }
 
-    fn at_end(&mut self, _k: &mut OverlaySim<A>) {
-        self.report = Some(check_ring(&self.ring));
+    fn ledgers(&mut self) -> &mut [Ledger] {
+        &mut self.ledgers
+    }
+
+    fn system_names(&self) -> Vec<String> {
+        self.names.clone()
+    }
+
+    fn at_end(&mut self, _k: &mut OverlaySim) {
+        self.reports = self.rings.iter().map(check_ring).collect();
     }
 
     fn metrics(&mut self) -> Vec<(&'static str, f64)> {
-        let mut m = self.app.metrics(&self.ring);
-        let stats = &self.ring.stats;
+        let mut m = Vec::new();
+        for s in &self.systems {
+            m.extend(s.metrics(&self.rings));
+        }
+        // Ring metrics are summed over the rings.
+        let sum = |f: &dyn Fn(&Ring) -> u64| self.rings.iter().map(f).sum::<u64>() as f64;
         m.extend([
-            ("ring_timeouts", stats.timeouts as f64),
-            ("ring_joins", stats.joins as f64),
-            ("ring_join_retries", stats.join_retries as f64),
-            ("ring_unroutable", stats.unroutable as f64),
+            ("ring_timeouts", sum(&|r| r.stats.timeouts)),
+            ("ring_joins", sum(&|r| r.stats.joins)),
+            ("ring_join_retries", sum(&|r| r.stats.join_retries)),
+            ("ring_unroutable", sum(&|r| r.stats.unroutable)),
         ]);
-        if let Some(r) = &self.report {
+        if !self.reports.is_empty() {
+            let rs =
+                |f: &dyn Fn(&RingReport) -> usize| self.reports.iter().map(f).sum::<usize>() as f64;
             m.extend([
-                ("ring_wrong_successor_at_end", r.wrong_successor as f64),
-                ("ring_wrong_predecessor_at_end", r.wrong_predecessor as f64),
-                ("ring_unjoined_at_end", r.unjoined as f64),
+                ("ring_wrong_successor_at_end", rs(&|r| r.wrong_successor)),
+                (
+                    "ring_wrong_predecessor_at_end",
+                    rs(&|r| r.wrong_predecessor),
+                ),
+                ("ring_unjoined_at_end", rs(&|r| r.unjoined)),
             ]);
         }
         m
     }
 
     fn ring_report(&mut self) -> Option<RingReport> {
-        self.report.clone()
+        self.reports.first().cloned()
     }
 }

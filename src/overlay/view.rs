@@ -1,80 +1,198 @@
-//! The global view: ground truth that no peer has, used to build a converged ring, to check
-//! invariants, to pick bootstrap peers, and to place data.
+//! The global view of one ring: ground truth that no peer has, used to build a converged ring, to
+//! check invariants, to pick bootstrap peers, and to place data.
+//!
+//! A ring has *members*: network peers with a position (VID) on it. By default every network
+//! peer is a member at its PeerHASH position; a protocol may choose other positions, build a ring
+//! of a subset of the peers (MARQUES's inner rings), add members and remove them at run time.
+//! Per-member state is indexed by a dense member index ([`GlobalView::ix`]).
 
 use super::id::{host_address, peer_hash, vnode_port, RingId};
 use crate::ids::{HostId, PeerId};
 
-/// Every peer's identifier, and the sorted ring of all peers and of the live ones.
+/// "Not a member".
+const OUT: u32 = u32::MAX;
+
+/// Every member's identifier, and the sorted ring of all members and of the live ones.
 pub struct GlobalView {
+    /// Member index of each network peer (`OUT` when not a member).
+    index: Vec<u32>,
+    /// Network peer of each member index.
+    member: Vec<PeerId>,
     vid: Vec<RingId>,
     host: Vec<HostId>,
-    /// All peers sorted by VID (the t = 0 ring; data placement).
+    /// Whether the member is currently on the ring (removed members keep their index).
+    present: Vec<bool>,
+    /// Present members sorted by VID (data placement, replica sets).
     all: Vec<(RingId, PeerId)>,
-    /// Live peers sorted by VID.
+    /// Present members on live hosts, sorted by VID.
     live: Vec<(RingId, PeerId)>,
 }
 
-impl GlobalView {
-    /// Identifiers for peers laid out as in [`crate::network::Network`]: host `h` runs
-    /// `vnodes[h]` consecutive peers, vnode `v` listening on port `4000 + v`.
-    pub fn new(vnodes: &[u32]) -> Self {
-        let mut vid = Vec::new();
-        let mut host = Vec::new();
-        for (h, &n) in vnodes.iter().enumerate() {
-            let addr = host_address(h as u32);
-            for v in 0..n {
-                vid.push(peer_hash(&addr, vnode_port(v)));
-                host.push(h as HostId);
-            }
-        }
-        let mut all: Vec<(RingId, PeerId)> = vid
-            .iter()
-            .enumerate()
-            .map(|(p, &v)| (v, p as PeerId))
-            .collect();
-        all.sort_unstable();
-        GlobalView {
-            vid,
-            host,
-            live: all.clone(),
-            all,
+/// PeerHASH positions for peers laid out as in [`crate::network::Network`]: host `h` runs
+/// `vnodes[h]` consecutive peers, vnode `v` listening on port `4000 + v`.
+pub fn peer_hash_positions(vnodes: &[u32]) -> Vec<(PeerId, HostId, RingId)> {
+    let mut out = Vec::new();
+    for (h, &n) in vnodes.iter().enumerate() {
+        let addr = host_address(h as u32);
+        for v in 0..n {
+            out.push((
+                out.len() as PeerId,
+                h as HostId,
+                peer_hash(&addr, vnode_port(v)),
+            ));
         }
     }
+    out
+}
 
-    /// A peer's VID.
+impl GlobalView {
+    /// Every network peer a member at its PeerHASH position.
+    pub fn new(vnodes: &[u32]) -> Self {
+        Self::from_members(&peer_hash_positions(vnodes))
+    }
+
+    /// A ring of the given members: (network peer, its host, its position).
+    pub fn from_members(members: &[(PeerId, HostId, RingId)]) -> Self {
+        let n_peers = members.iter().map(|m| m.0 as usize + 1).max().unwrap_or(0);
+        let mut v = GlobalView {
+            index: vec![OUT; n_peers],
+            member: Vec::with_capacity(members.len()),
+            vid: Vec::with_capacity(members.len()),
+            host: Vec::with_capacity(members.len()),
+            present: Vec::with_capacity(members.len()),
+            all: Vec::with_capacity(members.len()),
+            live: Vec::new(),
+        };
+        for &(p, h, id) in members {
+            v.push_member(p, h, id);
+            v.all.push((id, p));
+        }
+        v.all.sort_unstable();
+        v.live = v.all.clone();
+        v
+    }
+
+    fn push_member(&mut self, p: PeerId, h: HostId, id: RingId) -> usize {
+        if self.index.len() <= p as usize {
+            self.index.resize(p as usize + 1, OUT);
+        }
+        assert_eq!(self.index[p as usize], OUT, "peer {p} is a member already");
+        self.index[p as usize] = self.member.len() as u32;
+        self.member.push(p);
+        self.vid.push(id);
+        self.host.push(h);
+        self.present.push(true);
+        self.member.len() - 1
+    }
+
+    /// The member index of network peer `p` (panics if it never was a member: a protocol bug).
+    #[inline]
+    pub fn ix(&self, p: PeerId) -> usize {
+        let i = self.index[p as usize];
+        debug_assert!(i != OUT, "peer {p} is not a member of this ring");
+        i as usize
+    }
+
+    /// Whether network peer `p` is currently on this ring.
+    #[inline]
+    pub fn is_member(&self, p: PeerId) -> bool {
+        self.index
+            .get(p as usize)
+            .is_some_and(|&i| i != OUT && self.present[i as usize])
+    }
+
+    /// Number of member slots (present or removed), the size of per-member arrays.
+    pub fn slots(&self) -> usize {
+        self.member.len()
+    }
+
+    /// The network peer of member index `i`.
+    pub fn member(&self, i: usize) -> PeerId {
+        self.member[i]
+    }
+
+    /// A member's VID.
     #[inline]
     pub fn vid(&self, p: PeerId) -> RingId {
-        self.vid[p as usize]
+        self.vid[self.ix(p)]
     }
 
-    /// Number of peers.
+    /// A member's host.
+    #[inline]
+    pub fn host(&self, p: PeerId) -> HostId {
+        self.host[self.ix(p)]
+    }
+
+    /// Number of present members.
     pub fn peers(&self) -> usize {
-        self.vid.len()
+        self.all.len()
     }
 
-    /// Live peers, sorted by VID.
+    /// Live members, sorted by VID.
     pub fn live(&self) -> &[(RingId, PeerId)] {
         &self.live
     }
 
-    /// All peers (the t = 0 ring), sorted by VID.
+    /// All present members (live or not), sorted by VID.
     pub fn all(&self) -> &[(RingId, PeerId)] {
         &self.all
     }
 
-    /// Marks every peer of a host down (removes them from the live ring).
-    pub fn host_down(&mut self, h: HostId) {
-        let host = &self.host;
-        self.live.retain(|&(_, p)| host[p as usize] != h);
+    /// Adds network peer `p` (on host `h`, up when `live`) at position `id`, or puts a removed
+    /// member back at a new position. Returns its member index.
+    pub fn add(&mut self, p: PeerId, h: HostId, id: RingId, live: bool) -> usize {
+        let i = match self.index.get(p as usize).copied() {
+            Some(i) if i != OUT => {
+                let i = i as usize;
+                assert!(!self.present[i], "peer {p} is on the ring already");
+                self.present[i] = true;
+                self.vid[i] = id;
+                i
+            }
+            _ => self.push_member(p, h, id),
+        };
+        let e = (id, p);
+        if let Err(at) = self.all.binary_search(&e) {
+            self.all.insert(at, e);
+        }
+        if live {
+            if let Err(at) = self.live.binary_search(&e) {
+                self.live.insert(at, e);
+            }
+        }
+        i
     }
 
-    /// Marks every peer of a host up again.
+    /// Removes member `p` from the ring (graceful leave or a protocol's decision).
+    pub fn remove(&mut self, p: PeerId) {
+        let i = self.ix(p);
+        if !self.present[i] {
+            return;
+        }
+        self.present[i] = false;
+        let e = (self.vid[i], p);
+        if let Ok(at) = self.all.binary_search(&e) {
+            self.all.remove(at);
+        }
+        if let Ok(at) = self.live.binary_search(&e) {
+            self.live.remove(at);
+        }
+    }
+
+    /// Marks every member of a host down (removes them from the live ring).
+    pub fn host_down(&mut self, h: HostId) {
+        let (host, index) = (&self.host, &self.index);
+        self.live
+            .retain(|&(_, p)| host[index[p as usize] as usize] != h);
+    }
+
+    /// Marks every present member of a host up again.
     pub fn host_up(&mut self, h: HostId) {
-        for (p, &hh) in self.host.iter().enumerate() {
-            if hh == h {
-                let e = (self.vid[p], p as PeerId);
-                if let Err(i) = self.live.binary_search(&e) {
-                    self.live.insert(i, e);
+        for i in 0..self.member.len() {
+            if self.host[i] == h && self.present[i] {
+                let e = (self.vid[i], self.member[i]);
+                if let Err(at) = self.live.binary_search(&e) {
+                    self.live.insert(at, e);
                 }
             }
         }
@@ -96,6 +214,14 @@ impl GlobalView {
             return None;
         }
         Some(self.live[Self::successor_index(&self.live, id)].1)
+    }
+
+    /// The present member responsible for `id` whether it is up or not (data placement).
+    pub fn owner(&self, id: RingId) -> Option<PeerId> {
+        if self.all.is_empty() {
+            return None;
+        }
+        Some(self.all[Self::successor_index(&self.all, id)].1)
     }
 
     /// The `k` live peers following peer `p`'s VID (excluding `p`), for successor lists.
@@ -124,8 +250,8 @@ impl GlobalView {
         Some(self.live[j].1)
     }
 
-    /// Whether `p` is in the t = 0 replica set of `id`: the first `replicas` peers clockwise
-    /// from `id` on the full ring, taking at most one peer per host.
+    /// Whether `p` is in the replica set of `id`: the first `replicas` present members clockwise
+    /// from `id`, taking at most one peer per host.
     pub fn holds_replica(&self, p: PeerId, id: RingId, replicas: usize) -> bool {
         let n = self.all.len();
         let start = Self::successor_index(&self.all, id);
@@ -133,7 +259,7 @@ impl GlobalView {
         let mut found = 0;
         for j in 0..n {
             let q = self.all[(start + j) % n].1;
-            let h = self.host[q as usize];
+            let h = self.host(q);
             if hosts[..found.min(8)].contains(&h) {
                 continue;
             }

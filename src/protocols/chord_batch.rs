@@ -11,15 +11,18 @@
 
 use crate::data::KeySet;
 use crate::driver::{drive, ProtocolOutput, World};
-use crate::engine::{Time, TimerHandle};
+use crate::engine::Time;
 use crate::ids::PeerId;
-use crate::ledger::QueryStream;
-use crate::network::{Message, Network};
+use crate::ledger::{QueryId, QueryStream};
+use crate::network::Message;
 use crate::output::Outcome;
+use crate::overlay::app::app_bytes;
+use crate::overlay::chord::ArcKeys;
 use crate::overlay::id::key_hash;
 use crate::overlay::view::GlobalView;
-use crate::overlay::{ChordConfig, Delivery, Overlay, OverlaySim, Ring, RingApp, Target};
-use crate::rng::SimRng;
+use crate::overlay::{
+    AppTimerHandle, ChordConfig, Ctx, Delivery, Overlay, Ring, RingApp, RingIx, Target,
+};
 use crate::settings::{KeyDoc, Settings, TableDef};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
@@ -112,7 +115,7 @@ impl Message for AppMsg {
     fn size_bytes(&self) -> u32 {
         match *self {
             // Header, then per found key its 8-byte key and value.
-            AppMsg::Reply { found, .. } => crate::overlay::chord::HEADER_BYTES + 12 + found * 16,
+            AppMsg::Reply { found, .. } => app_bytes(12 + found * 16),
         }
     }
 }
@@ -123,7 +126,7 @@ pub enum AppTimer {
     /// Global: issue the next query.
     Issue,
     /// The origin gives up on a batch.
-    BatchDeadline { query: u32, batch: u32 },
+    BatchDeadline { query: QueryId, batch: u32 },
 }
 
 /// Protocol state of a query (its record lives in the ledger).
@@ -134,7 +137,7 @@ struct Query {
     batch: u32,
     batch_len: u32,
     batch_answered: u32,
-    deadline: TimerHandle,
+    deadline: AppTimerHandle,
 }
 
 /// The application state.
@@ -153,18 +156,21 @@ pub struct ChordBatch {
     pub answered: u64,
 }
 
+/// The ring Chord-batch runs on.
+const RING: RingIx = 0;
+
 impl ChordBatch {
-    fn start_batch(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, q: u32) {
+    fn start_batch(&mut self, ctx: &mut Ctx<Self>, q: QueryId) {
         let qs = &mut self.queries[q as usize];
         let lo = qs.batch as usize * self.batch;
         let hi = (lo + self.batch).min(qs.n);
         qs.batch_len = (hi - lo) as u32;
         qs.batch_answered = 0;
         let (origin, first, batch) = (qs.origin, qs.first_key, qs.batch);
-        qs.deadline = k.set_timer(
+        qs.deadline = ctx.set_timer(
             origin,
             self.max_lookup,
-            crate::overlay::Timer::App(AppTimer::BatchDeadline { query: q, batch }),
+            AppTimer::BatchDeadline { query: q, batch },
         );
         let keys = self.keys.clone();
         let keys = keys.keys();
@@ -174,31 +180,18 @@ impl ChordBatch {
             BatchMode::Parallel => 1,
         };
         for start in (lo..hi).step_by(group.max(1)) {
+            let ring = ctx.ring_mut(RING);
             let list = ring.new_list();
             for i in start..(start + group).min(hi) {
-                let id = key_hash(keys[first + i]);
-                ring.push_target(
-                    list,
-                    Target {
-                        id,
-                        tag: i as u32,
-                        final_hop: false,
-                    },
-                );
+                ring.push_target(list, Target::new(key_hash(keys[first + i]), i as u32));
             }
-            let r = ring.route(k, origin, list, origin, 0, crate::overlay::Purpose::App(q));
-            self.handle_routed(ring, k, origin, r);
+            let r = ctx.route(RING, origin, list, q);
+            self.handle_routed(ctx, origin, r);
         }
     }
 
-    fn reply(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        at: PeerId,
-        d: Delivery,
-        found: u32,
-    ) {
+    fn reply(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery, found: u32) {
+        let ring = ctx.ring_mut(d.ring);
         let answered = ring.list(d.list).len() as u32;
         ring.free_list(d.list);
         let batch = self.queries[d.query as usize].batch;
@@ -210,14 +203,13 @@ impl ChordBatch {
             hops: d.hops,
         };
         if d.origin == at {
-            self.on_reply(ring, k, msg);
+            self.on_reply(ctx, msg);
         } else {
-            ring.ledger.charge(d.query, 1, 0);
-            k.send(at, d.origin, crate::overlay::Msg::App(msg));
+            ctx.send(at, d.origin, msg, Some(d.query));
         }
     }
 
-    fn on_reply(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>, msg: AppMsg) {
+    fn on_reply(&mut self, ctx: &mut Ctx<Self>, msg: AppMsg) {
         let AppMsg::Reply {
             query,
             batch,
@@ -225,31 +217,43 @@ impl ChordBatch {
             found,
             hops,
         } = msg;
-        if !ring.ledger.origin_alive(query, k.net()) || self.queries[query as usize].batch != batch
-        {
-            return; // late answer for a batch that already failed, or the origin restarted
+        if !ctx.ledger().is_open(query) || self.queries[query as usize].batch != batch {
+            return; // late answer for a batch that already failed
         }
-        ring.ledger.add_returned(query, u64::from(found));
-        ring.ledger.note_hops(query, u32::from(hops));
+        if !self.origin_alive(ctx, query) {
+            return; // the origin restarted since it asked
+        }
+        ctx.ledger().add_returned(query, u64::from(found));
+        ctx.ledger().note_hops(query, u32::from(hops));
         let qs = &mut self.queries[query as usize];
         qs.batch_answered += answered;
         if qs.batch_answered < qs.batch_len {
             return;
         }
-        k.cancel(qs.deadline);
+        let deadline = qs.deadline;
+        ctx.cancel(deadline);
+        let qs = &mut self.queries[query as usize];
         qs.batch += 1;
         if (qs.batch as usize) * self.batch < qs.n {
-            self.start_batch(ring, k, query);
+            self.start_batch(ctx, query);
         } else {
-            ring.ledger.close(query, k.now(), Outcome::Ok);
+            let now = ctx.now();
+            ctx.ledger().close(query, now, Outcome::Ok);
         }
     }
 
-    fn issue(&mut self, ring: &mut Ring, k: &mut OverlaySim<Self>) {
-        if let Some(gap) = self.stream.next_gap(k.now()) {
-            k.set_global_timer(gap, crate::overlay::Timer::App(AppTimer::Issue));
+    fn origin_alive(&self, ctx: &mut Ctx<Self>, q: QueryId) -> bool {
+        let inc = ctx.ledger().incarnation(q);
+        let net = ctx.net();
+        let origin = self.queries[q as usize].origin;
+        net.incarnation(net.host_of(origin)) == inc
+    }
+
+    fn issue(&mut self, ctx: &mut Ctx<Self>) {
+        if let Some(gap) = self.stream.next_gap(ctx.now()) {
+            ctx.set_global_timer(gap, AppTimer::Issue);
         }
-        let Some(origin) = random_joined_peer(ring, k.net(), &mut self.stream.rng) else {
+        let Some(origin) = ctx.random_joined_peer(RING, &mut self.stream.rng) else {
             return;
         };
         let n = match self.kind {
@@ -258,10 +262,7 @@ impl ChordBatch {
         };
         let total = self.keys.len();
         let first_key = self.stream.rng.below((total - n + 1) as u64) as usize;
-        let inc = k.net().incarnation(k.net().host_of(origin));
-        let q = ring
-            .ledger
-            .open(origin, inc, k.now(), self.kind.as_str(), n as u64);
+        let q = ctx.open_query(origin, self.kind.as_str(), n as u64);
         debug_assert_eq!(q as usize, self.queries.len());
         self.queries.push(Query {
             origin,
@@ -270,25 +271,10 @@ impl ChordBatch {
             batch: 0,
             batch_len: 0,
             batch_answered: 0,
-            deadline: TimerHandle::default(),
+            deadline: AppTimerHandle::default(),
         });
-        self.start_batch(ring, k, q);
+        self.start_batch(ctx, q);
     }
-}
-
-/// A uniformly random live peer that has joined the ring.
-pub fn random_joined_peer(ring: &Ring, net: &Network, rng: &mut SimRng) -> Option<PeerId> {
-    let live = ring.view.live();
-    for _ in 0..1000 {
-        if live.is_empty() {
-            return None;
-        }
-        let p = live[rng.below(live.len() as u64) as usize].1;
-        if ring.is_joined(p) && net.is_peer_up(p) {
-            return Some(p);
-        }
-    }
-    None
 }
 
 impl RingApp for ChordBatch {
@@ -299,25 +285,20 @@ impl RingApp for ChordBatch {
         APP_KINDS
     }
 
-    fn metrics(&self, _ring: &Ring) -> Vec<(&'static str, f64)> {
+    fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
         vec![(
             "wrong_owner_share",
             self.wrong_owner as f64 / self.answered.max(1) as f64,
         )]
     }
 
-    fn start(&mut self, _ring: &mut Ring, k: &mut OverlaySim<Self>) {
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
         let first = self.stream.first();
-        k.set_global_timer(first, crate::overlay::Timer::App(AppTimer::Issue));
+        ctx.set_global_timer(first, AppTimer::Issue);
     }
 
-    fn on_deliver(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        at: PeerId,
-        d: Delivery,
-    ) {
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        let ring = ctx.ring(d.ring);
         let replicas = ring.timing.replicas;
         let mut found = 0;
         for t in ring.list(d.list) {
@@ -329,43 +310,25 @@ impl RingApp for ChordBatch {
             }
         }
         self.answered += ring.list(d.list).len() as u64;
-        self.reply(ring, k, at, d, found);
+        self.reply(ctx, at, d, found);
     }
 
-    fn on_route_failed(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        at: PeerId,
-        d: Delivery,
-    ) {
+    fn on_route_failed(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
         // No route at all from `at`: it answers "not found" for these keys.
-        self.reply(ring, k, at, d, 0);
+        self.reply(ctx, at, d, 0);
     }
 
-    fn on_message(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        _from: PeerId,
-        _to: PeerId,
-        msg: AppMsg,
-    ) {
-        self.on_reply(ring, k, msg);
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, _from: PeerId, _to: PeerId, msg: AppMsg) {
+        self.on_reply(ctx, msg);
     }
 
-    fn on_timer(
-        &mut self,
-        ring: &mut Ring,
-        k: &mut OverlaySim<Self>,
-        _peer: PeerId,
-        timer: AppTimer,
-    ) {
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _peer: PeerId, timer: AppTimer) {
         match timer {
-            AppTimer::Issue => self.issue(ring, k),
+            AppTimer::Issue => self.issue(ctx),
             AppTimer::BatchDeadline { query, batch } => {
                 if self.queries[query as usize].batch == batch {
-                    ring.ledger.close(query, k.now(), Outcome::Failed);
+                    let now = ctx.now();
+                    ctx.ledger().close(query, now, Outcome::Failed);
                 }
             }
         }
@@ -387,10 +350,10 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
     let view = GlobalView::new(&world.vnodes);
     let total = keys.len() as f64;
     // Random hashing: the keys in an arc are its share of the ring (expected count).
-    let arc_keys: crate::overlay::chord::ArcKeys = Box::new(move |lo, hi| {
+    let arc_keys: ArcKeys = Box::new(move |lo, hi| {
         (total * (hi.wrapping_sub(lo) as f64 / 18_446_744_073_709_551_616.0)) as u64
     });
-    let ring = Ring::new(view, timing, world.seed, arc_keys);
+    let ring = Ring::new(RING, view, timing, world.seed, arc_keys);
     let app = ChordBatch {
         keys,
         kind,
@@ -408,7 +371,8 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
         wrong_owner: 0,
         answered: 0,
     };
-    let mut overlay = Overlay::new(ring, app);
+    let mut overlay = Overlay::new(vec![ring]);
+    overlay.add_system(world.protocol, app);
     let kinds = overlay.kind_names();
     let drain = timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64);
     drive(world, &mut overlay, kinds, drain)

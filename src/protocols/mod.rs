@@ -106,7 +106,10 @@ pub fn describe() -> String {
     for p in REGISTRY {
         let _ = writeln!(out, "{}\n  {}", p.name, p.about);
         if p.needs_dataset {
-            let _ = writeln!(out, "  needs [dataset]; issues workload.query = range | lookup");
+            let _ = writeln!(
+                out,
+                "  needs [dataset]; issues workload.query = range | lookup"
+            );
         }
         for t in p.tables {
             let d = (t.defaults)();
@@ -130,9 +133,8 @@ pub fn describe() -> String {
 /// The README's table of protocol keys (Markdown), generated from the registry; a test keeps
 /// the README equal to it.
 pub fn markdown_keys() -> String {
-    let mut out = String::from(
-        "| key | default | accepted | protocols | meaning |\n|---|---|---|---|---|\n",
-    );
+    let mut out =
+        String::from("| key | default | accepted | protocols | meaning |\n|---|---|---|---|---|\n");
     for t in all_tables() {
         let d = (t.defaults)();
         let owners = owners_of(t.name).join(", ");

@@ -206,5 +206,10 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
     };
     // No query is issued after the end; the drain lets the last ones finish or time out.
     let drain = p.timeout;
-    drive(world, &mut p, KINDS.to_vec(), drain)
+    drive(
+        world,
+        &mut p,
+        KINDS.iter().map(|k| k.to_string()).collect(),
+        drain,
+    )
 }

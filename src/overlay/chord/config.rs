@@ -54,6 +54,16 @@ pub struct ChordConfig {
     /// Bytes of the value stored with each 8-byte key, for transfer sizes (default 8).
     #[serde(default = "d_8")]
     pub value_bytes: u32,
+    /// A peer whose query hop or application RPC times out removes the silent peer from its
+    /// routing state (default true, as p2psim's Chord does). With `false` only the ring's own
+    /// maintenance changes routing state and a timed-out query routes around the silent peer
+    /// for itself alone: query systems sharing a ring then cannot influence each other.
+    #[serde(default = "d_true")]
+    pub learn_from_queries: bool,
+}
+
+fn d_true() -> bool {
+    true
 }
 
 fn d_successors() -> usize {
@@ -107,6 +117,8 @@ pub struct Timing {
     pub replicas: usize,
     /// Value size per key.
     pub value_bytes: u32,
+    /// Query timeouts update routing state.
+    pub learn_from_queries: bool,
 }
 
 impl ChordConfig {
@@ -152,6 +164,7 @@ impl ChordConfig {
             join_spread: time::from_secs_f64(self.join_spread_s),
             replicas: self.replicas,
             value_bytes: self.value_bytes,
+            learn_from_queries: self.learn_from_queries,
         })
     }
 }
@@ -180,5 +193,10 @@ pub const TABLE: TableDef = TableDef::new::<ChordConfig>(
         KeyDoc::new("join_spread_s", ">= 0", "with init = join: joins spread over this many seconds"),
         KeyDoc::new("replicas", "1..=8", "copies of each key (owner + distinct-host successors)"),
         KeyDoc::new("value_bytes", ">= 0", "bytes of the value stored with each 8-byte key"),
+        KeyDoc::new(
+            "learn_from_queries",
+            "true | false",
+            "a query or app RPC timeout removes the silent peer from the forwarder's routing state (false: routed around per query only, so systems sharing a ring stay independent)",
+        ),
     ],
 );

@@ -3,50 +3,52 @@
 
 use super::routing::Routed;
 use super::{
-    Msg, Purpose, Ring, Rpc, RpcKind, SuccList, Target, Timer, FINGERS, MAX_SUCCESSORS, NONE,
+    Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, SuccList, Target, FINGERS, MAX_SUCCESSORS,
+    NONE,
 };
 use crate::ids::{HostId, PeerId};
-use crate::sim::Sim;
-use crate::network::Message;
 use crate::overlay::arena::Handle;
+use crate::overlay::id::RingId;
 use crate::overlay::id::{in_open, in_open_closed};
+use crate::overlay::wire::{RingMsg, RingTimer};
 use crate::overlay::RingInit;
 
 impl Ring {
     /// Starts the ring at t = 0: converged state or scheduled joins, plus periodic timers.
-    pub fn start<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-    ) {
+    pub fn start(&mut self, k: &mut OverlaySim) {
         match self.timing.init {
             RingInit::Converged => self.build_converged(),
             RingInit::Join => {
-                for p in 0..self.peers() as PeerId {
+                for p in self.members() {
                     let at = self.rng.below(self.timing.join_spread.max(1));
-                    k.set_timer(p, at, Timer::Join);
+                    self.set_timer(k, p, at, RingTimer::Join);
                 }
             }
         }
-        for p in 0..self.peers() as PeerId {
+        for p in self.members() {
             self.arm_periodic(k, p);
         }
     }
 
-    fn arm_periodic<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        p: PeerId,
-    ) {
+    /// The present members, in member-index order.
+    pub fn members(&self) -> Vec<PeerId> {
+        (0..self.view.slots())
+            .map(|i| self.view.member(i))
+            .filter(|&p| self.view.is_member(p))
+            .collect()
+    }
+
+    fn arm_periodic(&mut self, k: &mut OverlaySim, p: PeerId) {
         let s = self.rng.below(self.timing.stabilize);
-        k.set_timer(p, s + 1, Timer::Stabilize);
+        self.set_timer(k, p, s + 1, RingTimer::Stabilize);
         let f = self.rng.below(self.timing.fix_fingers);
-        k.set_timer(p, f + 1, Timer::FixFinger);
+        self.set_timer(k, p, f + 1, RingTimer::FixFinger);
     }
 
     /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle.
-    pub(super) fn call<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub(super) fn call(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         from: PeerId,
         to: PeerId,
         kind: RpcKind,
@@ -58,63 +60,58 @@ impl Ring {
             timer: Default::default(),
             kind,
         });
-        let timer = k.set_timer(from, timeout, Timer::Rpc(rpc));
+        let timer = self.set_timer(k, from, timeout, RingTimer::Rpc(rpc));
         if let Some(r) = self.rpcs.get_mut(rpc) {
             r.timer = timer;
         }
         rpc
     }
 
-    fn complete<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        rpc: Handle,
-    ) -> Option<Rpc> {
+    fn complete(&mut self, k: &mut OverlaySim, rpc: Handle) -> Option<Rpc> {
         let r = self.rpcs.remove(rpc)?;
         k.cancel(r.timer);
         Some(r)
     }
 
     /// Handles a ring timer of a live peer. Returns what a re-routed list produced, if anything.
-    pub fn on_timer<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub fn on_timer(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         p: PeerId,
-        timer: Timer<T>,
+        timer: RingTimer,
+        led: &mut Ledgers,
     ) -> Routed {
+        if !self.view.is_member(p) {
+            return Routed::default(); // it left the ring: its periodic timers stop here
+        }
         match timer {
-            Timer::Stabilize => {
-                k.set_timer(p, self.timing.stabilize, Timer::Stabilize);
-                self.stabilize(k, p);
+            RingTimer::Stabilize => {
+                self.set_timer(k, p, self.timing.stabilize, RingTimer::Stabilize);
+                self.stabilize(k, p, led);
             }
-            Timer::FixFinger => {
-                k.set_timer(p, self.timing.fix_fingers, Timer::FixFinger);
-                self.fix_finger(k, p);
+            RingTimer::FixFinger => {
+                self.set_timer(k, p, self.timing.fix_fingers, RingTimer::FixFinger);
+                self.fix_finger(k, p, led);
             }
-            Timer::Rpc(h) => {
+            RingTimer::Rpc(h) => {
                 if let Some(r) = self.rpcs.remove(h) {
-                    return self.on_rpc_timeout(k, r);
+                    return self.on_rpc_timeout(k, r, led);
                 }
             }
-            Timer::Join => self.begin_join(k, p),
-            Timer::JoinDeadline(attempt) => {
-                if !self.joined[p as usize] && self.join_attempt[p as usize] == attempt {
+            RingTimer::Join => self.begin_join(k, p, led),
+            RingTimer::JoinDeadline(attempt) => {
+                if !self.joined[self.ix(p)] && self.join_attempt[self.ix(p)] == attempt {
                     self.stats.join_retries += 1;
-                    self.begin_join(k, p);
+                    self.begin_join(k, p, led);
                 }
             }
-            Timer::App(_) => {}
         }
         Routed::default()
     }
 
-    fn on_rpc_timeout<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        r: Rpc,
-    ) -> Routed {
+    fn on_rpc_timeout(&mut self, k: &mut OverlaySim, r: Rpc, led: &mut Ledgers) -> Routed {
         match r.kind {
-            RpcKind::Hop { .. } => return self.on_hop_timeout(k, r),
+            RpcKind::Hop { .. } => return self.on_hop_timeout(k, r, led),
             RpcKind::Stabilize | RpcKind::CheckPred | RpcKind::KeyRequest => {
                 self.stats.timeouts += 1;
                 self.forget(r.from, r.to);
@@ -122,25 +119,21 @@ impl Ring {
             RpcKind::JoinInfo => {
                 self.stats.timeouts += 1;
                 self.stats.join_retries += 1;
-                self.begin_join(k, r.from);
+                self.begin_join(k, r.from, led);
             }
         }
         Routed::default()
     }
 
-    fn stabilize<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        p: PeerId,
-    ) {
-        if !self.joined[p as usize] {
+    fn stabilize(&mut self, k: &mut OverlaySim, p: PeerId, led: &mut Ledgers) {
+        if !self.joined[self.ix(p)] {
             return;
         }
         let s0 = match self.successors(p).first() {
             Some(&s) => s,
-            None if self.alone[p as usize] => {
+            None if self.alone[self.ix(p)] => {
                 // Founder with successor = self: the first peer that notified it closes the ring.
-                let pred = self.pred[p as usize];
+                let pred = self.pred[self.ix(p)];
                 if pred == NONE {
                     return;
                 }
@@ -149,32 +142,29 @@ impl Ring {
             }
             None => {
                 // Every successor is gone: this peer is cut off and must rejoin.
-                self.begin_join(k, p);
+                self.begin_join(k, p, led);
                 return;
             }
         };
         let rpc = self.call(k, p, s0, RpcKind::Stabilize);
-        k.send(p, s0, Msg::GetSuccs { rpc });
-        let pred = self.pred[p as usize];
+        self.send(k, p, s0, RingMsg::GetSuccs { rpc });
+        let pred = self.pred[self.ix(p)];
         if pred != NONE {
             let rpc = self.call(k, p, pred, RpcKind::CheckPred);
-            k.send(p, pred, Msg::Ping { rpc });
+            self.send(k, p, pred, RingMsg::Ping { rpc });
         }
     }
 
-    fn fix_finger<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        p: PeerId,
-    ) {
-        if !self.joined[p as usize] {
+    fn fix_finger(&mut self, k: &mut OverlaySim, p: PeerId, led: &mut Ledgers) {
+        if !self.joined[self.ix(p)] {
             return;
         }
         let me = self.vid(p);
         let s0 = self.successors(p).first().copied();
         for _ in 0..FINGERS {
-            let i = self.next_finger[p as usize] as usize;
-            self.next_finger[p as usize] = if i == 0 {
+            let i = self.next_finger[self.ix(p)] as usize;
+            let pi = self.ix(p);
+            self.next_finger[pi] = if i == 0 {
                 (FINGERS - 1) as u8
             } else {
                 (i - 1) as u8
@@ -183,7 +173,8 @@ impl Ring {
             match s0 {
                 Some(s) if in_open_closed(start, me, self.vid(s)) => {
                     // Trivial finger: it is the successor (no message needed).
-                    self.finger[p as usize * FINGERS + i] = s;
+                    let fi = self.ix(p) * FINGERS + i;
+                    self.finger[fi] = s;
                 }
                 Some(_) => {
                     let list = self.new_list();
@@ -195,7 +186,7 @@ impl Ring {
                             final_hop: false,
                         },
                     );
-                    let routed = self.route(k, p, list, p, 0, Purpose::Finger(i as u8));
+                    let routed = self.route(k, p, list, p, 0, Purpose::Finger(i as u8), led);
                     debug_assert!(routed.delivered.is_none() && routed.failed.is_none());
                     return;
                 }
@@ -205,14 +196,13 @@ impl Ring {
     }
 
     /// Starts (or restarts) the join of peer `p` through a random live joined bootstrap peer.
-    pub fn begin_join<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        p: PeerId,
-    ) {
+    pub fn begin_join(&mut self, k: &mut OverlaySim, p: PeerId, led: &mut Ledgers) {
         self.reset(p);
-        self.join_attempt[p as usize] += 1;
-        let attempt = self.join_attempt[p as usize];
+        {
+            let i = self.ix(p);
+            self.join_attempt[i] += 1;
+        }
+        let attempt = self.join_attempt[self.ix(p)];
         // A random live joined peer: a seeded random start in the live ring, then the first
         // joined peer from there (never a second ring while one exists).
         let live = self.view.live().len();
@@ -221,7 +211,7 @@ impl Ring {
             let start = self.rng.below(live as u64) as usize;
             for j in 0..live {
                 let q = self.view.live()[(start + j) % live].1;
-                if q != p && self.joined[q as usize] {
+                if q != p && self.joined[self.ix(q)] {
                     bootstrap = q;
                     break;
                 }
@@ -229,8 +219,14 @@ impl Ring {
         }
         if bootstrap == NONE {
             // Nobody to join: p starts a ring of its own.
-            self.joined[p as usize] = true;
-            self.alone[p as usize] = true;
+            {
+                let i = self.ix(p);
+                self.joined[i] = true;
+            }
+            {
+                let i = self.ix(p);
+                self.alone[i] = true;
+            }
             self.stats.joins += 1;
             return;
         }
@@ -246,43 +242,37 @@ impl Ring {
                 final_hop: false,
             },
         );
-        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join);
-        k.set_timer(p, self.timing.max_lookup, Timer::JoinDeadline(attempt));
+        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join, led);
+        self.set_timer(
+            k,
+            p,
+            self.timing.max_lookup,
+            RingTimer::JoinDeadline(attempt),
+        );
     }
 
     /// A join or finger lookup found its responsible peer.
-    pub fn on_found<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        at: PeerId,
-        purpose: Purpose,
-        owner: PeerId,
-    ) {
+    pub fn on_found(&mut self, k: &mut OverlaySim, at: PeerId, purpose: Purpose, owner: PeerId) {
         match purpose {
-            Purpose::Join if !self.joined[at as usize] => {
+            Purpose::Join if !self.joined[self.ix(at)] => {
                 self.set_successors(at, &[owner]);
                 let rpc = self.call(k, at, owner, RpcKind::JoinInfo);
-                k.send(at, owner, Msg::GetSuccs { rpc });
+                self.send(k, at, owner, RingMsg::GetSuccs { rpc });
             }
-            Purpose::Finger(i) if self.joined[at as usize] => {
-                self.finger[at as usize * FINGERS + i as usize] = owner;
+            Purpose::Finger(i) if self.joined[self.ix(at)] => {
+                let fi = self.ix(at) * FINGERS + i as usize;
+                self.finger[fi] = owner;
             }
             _ => {}
         }
     }
 
     /// Handles a ring message (everything but `Route` and `App`, which the overlay dispatches).
-    pub fn on_message<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        from: PeerId,
-        to: PeerId,
-        msg: Msg<A>,
-    ) {
+    pub fn on_message(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: RingMsg) {
         match msg {
-            Msg::HopAck { rpc } => self.on_hop_ack(k, rpc),
-            Msg::Found { purpose, owner, .. } => self.on_found(k, to, purpose, owner),
-            Msg::GetSuccs { rpc } => {
+            RingMsg::HopAck { rpc } => self.on_hop_ack(k, rpc),
+            RingMsg::Found { purpose, owner, .. } => self.on_found(k, to, purpose, owner),
+            RingMsg::GetSuccs { rpc } => {
                 let mut list = SuccList {
                     len: 0,
                     peers: [NONE; MAX_SUCCESSORS],
@@ -292,18 +282,19 @@ impl Ring {
                 list.len = s.len() as u8;
                 let len = list.len;
                 let list = self.succ_lists.insert(list);
-                k.send(
+                self.send(
+                    k,
                     to,
                     from,
-                    Msg::Succs {
+                    RingMsg::Succs {
                         rpc,
-                        pred: self.pred[to as usize],
+                        pred: self.pred[self.ix(to)],
                         list,
                         len,
                     },
                 );
             }
-            Msg::Succs {
+            RingMsg::Succs {
                 rpc, pred, list, ..
             } => {
                 let Some(list) = self.succ_lists.remove(list) else {
@@ -320,21 +311,24 @@ impl Ring {
                     _ => {}
                 }
             }
-            Msg::Notify => {
-                let pred = self.pred[to as usize];
-                if self.joined[to as usize]
+            RingMsg::Notify => {
+                let pred = self.pred[self.ix(to)];
+                if self.joined[self.ix(to)]
                     && (pred == NONE || in_open(self.vid(from), self.vid(pred), self.vid(to)))
                 {
-                    self.pred[to as usize] = from;
-                    if self.alone[to as usize] {
+                    {
+                        let i = self.ix(to);
+                        self.pred[i] = from;
+                    }
+                    if self.alone[self.ix(to)] {
                         // successor = self: stabilisation would adopt successor.predecessor = from.
                         self.set_successors(to, &[from]);
                     }
                 }
             }
-            Msg::NotifyPred => {
+            RingMsg::NotifyPred => {
                 let s0 = self.successors(to).first().copied();
-                if self.joined[to as usize]
+                if self.joined[self.ix(to)]
                     && s0.is_none_or(|s| in_open(self.vid(from), self.vid(to), self.vid(s)))
                 {
                     let mut list = [NONE; MAX_SUCCESSORS + 1];
@@ -345,26 +339,30 @@ impl Ring {
                     self.set_successors(to, &list[..n]);
                 }
             }
-            Msg::Ping { rpc } => k.send(to, from, Msg::Pong { rpc }),
-            Msg::Pong { rpc } => {
+            RingMsg::Ping { rpc } => self.send(k, to, from, RingMsg::Pong { rpc }),
+            RingMsg::Pong { rpc } => {
                 self.complete(k, rpc);
             }
-            Msg::KeyRequest { rpc, lo } => {
+            RingMsg::KeyRequest { rpc, lo } => {
                 let keys = (self.arc_keys)(lo, self.vid(from));
                 let per_key = 8 + u64::from(self.timing.value_bytes);
-                let bytes = (keys * per_key).min(u64::from(u32::MAX - super::HEADER_BYTES)) as u32;
-                k.send(to, from, Msg::KeyData { rpc, keys, bytes });
+                let bytes = (keys * per_key)
+                    .min(u64::from(u32::MAX - crate::overlay::wire::HEADER_BYTES))
+                    as u32;
+                self.send(k, to, from, RingMsg::KeyData { rpc, keys, bytes });
             }
-            Msg::KeyData { rpc, .. } => {
+            RingMsg::KeyData { rpc, .. } => {
                 self.complete(k, rpc);
             }
-            Msg::Route { .. } | Msg::App(_) => unreachable!("dispatched by the overlay"),
+            RingMsg::Route { .. } => unreachable!("routed lists are dispatched by the overlay"),
+            RingMsg::LeaveToPred { succ } => self.on_leave_to_pred(to, from, succ),
+            RingMsg::LeaveToSucc { pred, .. } => self.on_leave_to_succ(to, from, pred),
         }
     }
 
-    fn adopt_successor_view<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    fn adopt_successor_view(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         p: PeerId,
         s: PeerId,
         s_pred: PeerId,
@@ -383,19 +381,19 @@ impl Ring {
         n += take;
         self.set_successors(p, &list[..n]);
         if let Some(&s0) = self.successors(p).first() {
-            k.send(p, s0, Msg::Notify);
+            self.send(k, p, s0, RingMsg::Notify);
         }
     }
 
-    fn finish_join<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    fn finish_join(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         p: PeerId,
         s: PeerId,
         s_pred: PeerId,
         s_list: &[PeerId],
     ) {
-        if self.joined[p as usize] {
+        if self.joined[self.ix(p)] {
             return;
         }
         let mut list = [NONE; MAX_SUCCESSORS + 1];
@@ -408,38 +406,135 @@ impl Ring {
         let precedes =
             s_pred != NONE && s_pred != p && in_open(self.vid(p), self.vid(s_pred), self.vid(s));
         if precedes {
-            self.pred[p as usize] = s_pred;
+            {
+                let i = self.ix(p);
+                self.pred[i] = s_pred;
+            }
         }
         // Copy the successor's fingers as a starting point (the paper's join step); they are read
         // when its answer arrives and repaired by fix-fingers like any other.
         for i in 0..FINGERS {
-            let f = self.finger[s as usize * FINGERS + i];
-            self.finger[p as usize * FINGERS + i] = if f == p { NONE } else { f };
+            let f = self.finger[self.ix(s) * FINGERS + i];
+            let fi = self.ix(p) * FINGERS + i;
+            self.finger[fi] = if f == p { NONE } else { f };
         }
-        self.joined[p as usize] = true;
+        {
+            let i = self.ix(p);
+            self.joined[i] = true;
+        }
         self.stats.joins += 1;
-        k.send(p, s, Msg::Notify);
+        self.send(k, p, s, RingMsg::Notify);
         if precedes {
-            k.send(p, s_pred, Msg::NotifyPred);
+            self.send(k, p, s_pred, RingMsg::NotifyPred);
             let rpc = self.call(k, p, s, RpcKind::KeyRequest);
             let lo = self.vid(s_pred);
-            k.send(p, s, Msg::KeyRequest { rpc, lo });
+            self.send(k, p, s, RingMsg::KeyRequest { rpc, lo });
         }
     }
 
     /// A host came back: its peers rejoin with empty routing state through the join protocol.
-    pub fn host_up<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        h: HostId,
-    ) {
+    pub fn host_up(&mut self, k: &mut OverlaySim, h: HostId) {
         self.view.host_up(h);
-        for p in 0..self.peers() as PeerId {
-            if k.net().host_of(p) == h {
+        for p in self.members() {
+            if self.view.host(p) == h {
                 self.reset(p);
-                k.set_timer(p, 0, Timer::Join);
+                self.set_timer(k, p, 0, RingTimer::Join);
                 self.arm_periodic(k, p);
             }
+        }
+    }
+}
+
+impl Ring {
+    /// Graceful leave of member `p`: it hands the keys of its arc to its successor (one transfer
+    /// message with their byte size), tells its predecessor who its new successor is, and leaves
+    /// the ring (routing state reset, periodic timers stop). Every message is counted. Peers
+    /// whose fingers still point at it learn by timeout, as after a crash.
+    pub fn leave(&mut self, k: &mut OverlaySim, p: PeerId) {
+        if !self.view.is_member(p) {
+            return;
+        }
+        let i = self.ix(p);
+        let succ = self.successors(p).first().copied();
+        let pred = self.pred[i];
+        if self.joined[i] {
+            if let Some(s) = succ {
+                let lo = if pred != NONE {
+                    self.vid(pred)
+                } else {
+                    self.vid(s)
+                };
+                let keys = (self.arc_keys)(lo, self.vid(p));
+                let per_key = 8 + u64::from(self.timing.value_bytes);
+                let bytes = (keys * per_key).min(u64::from(u32::MAX - 64)) as u32;
+                self.send(k, p, s, RingMsg::LeaveToSucc { pred, keys, bytes });
+                if pred != NONE && pred != s {
+                    self.send(k, p, pred, RingMsg::LeaveToPred { succ: s });
+                }
+            }
+        }
+        self.stats.leaves += 1;
+        self.reset(p);
+        self.view.remove(p);
+        let dead: Vec<Handle> = (self.rpcs.iter())
+            .filter(|(_, r)| r.from == p)
+            .map(|(handle, _)| handle)
+            .collect();
+        self.drop_rpcs(dead);
+    }
+
+    /// Adds network peer `p` (on host `h`) to the ring at position `id`, or puts a member that
+    /// left back at a new position. If its host is up it joins at once through the join protocol
+    /// (and requests its keys from its successor); otherwise it joins when the host comes back.
+    pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
+        self.view.add(p, h, id, up);
+        self.grow();
+        self.reset(p);
+        if up {
+            self.set_timer(k, p, 0, RingTimer::Join);
+            self.arm_periodic(k, p);
+        }
+    }
+
+    /// Drops outstanding RPCs (their callers are gone), releasing the lists they held.
+    pub(super) fn drop_rpcs(&mut self, handles: Vec<Handle>) {
+        for handle in handles {
+            if let Some(Rpc {
+                kind: RpcKind::Hop { list: Some(l), .. },
+                ..
+            }) = self.rpcs.remove(handle)
+            {
+                self.free_list(l);
+            }
+        }
+    }
+
+    fn on_leave_to_pred(&mut self, to: PeerId, from: PeerId, succ: PeerId) {
+        if !self.is_joined(to) {
+            return;
+        }
+        let mut list = [NONE; MAX_SUCCESSORS + 1];
+        list[0] = succ;
+        let mut n = 1;
+        for &q in self.successors(to) {
+            if q != from && n < list.len() {
+                list[n] = q;
+                n += 1;
+            }
+        }
+        self.forget(to, from);
+        self.set_successors(to, &list[..n]);
+    }
+
+    fn on_leave_to_succ(&mut self, to: PeerId, from: PeerId, pred: PeerId) {
+        if !self.is_joined(to) {
+            return;
+        }
+        let i = self.ix(to);
+        let was_pred = self.pred[i] == from;
+        self.forget(to, from);
+        if was_pred && pred != to {
+            self.pred[i] = pred;
         }
     }
 }

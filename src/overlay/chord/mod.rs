@@ -1,14 +1,16 @@
 //! Chord with virtual nodes: the ring substrate shared by Chord-batch, LEAD and MARQUES.
 //!
-//! [`Ring`] holds every peer's routing state in flat arrays (predecessor, successor list, 64
-//! base-2 fingers) and implements the protocol message by message: join through a live
-//! bootstrap peer, stabilise / notify, predecessor checks, round-robin finger repair, and
-//! recursive greedy routing of *target lists* (a single lookup is a list of one; a consolidated
-//! batch splits at every peer by next hop). Every hop is an RPC acknowledged by the next peer; on
-//! timeout the forwarder forgets the dead peer and routes around it.
+//! [`Ring`] holds every member's routing state in flat arrays indexed by member index
+//! (predecessor, successor list, 64 base-2 fingers) and implements the protocol message by
+//! message: join through a live bootstrap peer, stabilise / notify, predecessor checks,
+//! round-robin finger repair, graceful leave, and recursive greedy routing of *target lists* (a
+//! single lookup is a list of one; a consolidated batch splits at every peer by next hop). Every
+//! hop is an RPC acknowledged by the next peer; on timeout the forwarder routes around the silent
+//! peer.
 //!
-//! The ring never calls the application: its handlers return a [`Delivery`] (targets this peer is
-//! responsible for) that the composite protocol ([`super::Overlay`]) hands to the app.
+//! The ring never calls an application: its handlers return a [`Routed`] (targets this peer is
+//! responsible for) that the overlay hands to the application system they belong to. Messages
+//! and timeouts of application queries are charged to the system's [`Ledger`] where they happen.
 
 pub mod config;
 mod maintenance;
@@ -17,175 +19,22 @@ pub mod routing;
 use super::arena::{Arena, Handle};
 use super::id::RingId;
 use super::view::GlobalView;
+use super::wire::{Msg, Purpose, RingIx, RingMsg, RingTimer, SuccList, Target, Timer};
 use crate::engine::Time;
-use crate::ledger::Ledger;
 use crate::ids::{HostId, PeerId};
-use crate::network::Message;
+use crate::ledger::Ledger;
 use crate::rng::SimRng;
+use crate::sim::Sim;
 pub use config::{ChordConfig, RingInit, Timing, MAX_SUCCESSORS};
+pub use routing::Routed;
 
 /// "No peer".
 pub const NONE: PeerId = PeerId::MAX;
 /// Fingers per peer (one per bit of the identifier).
 pub const FINGERS: usize = 64;
-/// Bytes of headers on every message (IP + UDP + overlay header with ids).
-pub const HEADER_BYTES: u32 = 40;
-/// Bytes per routing entry carried (VID + address).
-pub const ENTRY_BYTES: u32 = 12;
 
-/// Kind names of ring messages (the app's kinds follow).
-pub const RING_KINDS: &[&str] = &[
-    "lookup",
-    "finger",
-    "join",
-    "hop_ack",
-    "found",
-    "stabilize",
-    "successor_list",
-    "notify",
-    "check_pred",
-    "check_pred_reply",
-    "key_request",
-    "key_transfer",
-];
-
-/// Why a list of targets is being routed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Purpose {
-    /// An application query (its own context number).
-    App(u32),
-    /// A joining peer looking for its successor.
-    Join,
-    /// Finger `i` repair.
-    Finger(u8),
-}
-
-/// One routed target: a ring position and the app's tag for it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Target {
-    /// Ring position looked up.
-    pub id: RingId,
-    /// The application's reference (e.g. index of the key in its query).
-    pub tag: u32,
-    /// Set by the forwarder that found the receiver to be the responsible peer.
-    pub final_hop: bool,
-}
-
-/// A successor list carried inline in a message.
-#[derive(Clone, Copy, Debug)]
-pub struct SuccList {
-    len: u8,
-    peers: [PeerId; MAX_SUCCESSORS],
-}
-
-impl SuccList {
-    /// The peers.
-    pub fn as_slice(&self) -> &[PeerId] {
-        &self.peers[..self.len as usize]
-    }
-}
-
-/// Ring messages, with the application's messages wrapped in `App`.
-#[derive(Clone, Debug)]
-pub enum Msg<A> {
-    /// A list of targets being routed; `rpc` is the forwarder's pending hop (for the ack).
-    Route {
-        list: Handle,
-        len: u32,
-        origin: PeerId,
-        hops: u16,
-        purpose: Purpose,
-        rpc: Handle,
-    },
-    /// The next hop got a routed list.
-    HopAck { rpc: Handle },
-    /// Result of a ring-internal lookup (join, finger), sent by the responsible peer.
-    Found {
-        purpose: Purpose,
-        owner: PeerId,
-        hops: u16,
-    },
-    /// Stabilisation: "send me your predecessor and successor list".
-    GetSuccs { rpc: Handle },
-    /// The answer (the list travels in the ring's side arena, so messages stay small).
-    Succs {
-        rpc: Handle,
-        pred: PeerId,
-        list: Handle,
-        len: u8,
-    },
-    /// "I might be your predecessor."
-    Notify,
-    /// "I might be your successor" (sent by a joining peer to its predecessor).
-    NotifyPred,
-    /// Predecessor liveness check.
-    Ping { rpc: Handle },
-    /// Its answer.
-    Pong { rpc: Handle },
-    /// A joined peer asks its successor for the keys it now owns.
-    KeyRequest { rpc: Handle, lo: RingId },
-    /// The keys (count and byte size; data itself stays implicit).
-    KeyData { rpc: Handle, keys: u64, bytes: u32 },
-    /// An application message.
-    App(A),
-}
-
-impl<A: Message> Message for Msg<A> {
-    fn kind(&self) -> usize {
-        match self {
-            Msg::Route {
-                purpose: Purpose::App(_),
-                ..
-            } => 0,
-            Msg::Route {
-                purpose: Purpose::Finger(_),
-                ..
-            } => 1,
-            Msg::Route {
-                purpose: Purpose::Join,
-                ..
-            } => 2,
-            Msg::HopAck { .. } => 3,
-            Msg::Found { .. } => 4,
-            Msg::GetSuccs { .. } => 5,
-            Msg::Succs { .. } => 6,
-            Msg::Notify | Msg::NotifyPred => 7,
-            Msg::Ping { .. } => 8,
-            Msg::Pong { .. } => 9,
-            Msg::KeyRequest { .. } => 10,
-            Msg::KeyData { .. } => 11,
-            Msg::App(a) => RING_KINDS.len() + a.kind(),
-        }
-    }
-
-    fn size_bytes(&self) -> u32 {
-        match self {
-            Msg::Route { len, .. } => HEADER_BYTES + 16 + 12 * len,
-            Msg::Succs { len, .. } => HEADER_BYTES + ENTRY_BYTES * (1 + u32::from(*len)),
-            Msg::Found { .. } => HEADER_BYTES + ENTRY_BYTES,
-            Msg::KeyData { bytes, .. } => HEADER_BYTES + bytes,
-            Msg::App(a) => a.size_bytes(),
-            _ => HEADER_BYTES,
-        }
-    }
-}
-
-/// Ring timers, with the application's timers wrapped in `App`.
-#[derive(Clone, Copy, Debug)]
-pub enum Timer<T> {
-    /// Periodic stabilisation and predecessor check.
-    Stabilize,
-    /// Periodic finger repair.
-    FixFinger,
-    /// An RPC's timeout.
-    Rpc(Handle),
-    /// Start joining (with `init = join`, or after a crash).
-    Join,
-    /// The join lookup took too long: retry.
-    JoinDeadline(u32),
-    /// An application timer.
-    App(T),
-}
+/// The simulation an overlay runs on.
+pub type OverlaySim = Sim<Msg, Timer>;
 
 /// What an outstanding RPC is.
 #[derive(Clone, Copy, Debug)]
@@ -196,6 +45,8 @@ enum RpcKind {
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
+        /// Peers this list already timed out on (routed around, per query).
+        avoid: routing::Avoid,
     },
     Stabilize,
     JoinInfo,
@@ -214,9 +65,13 @@ struct Rpc {
 /// Targets handed to the application at the peer responsible for them.
 #[derive(Clone, Copy, Debug)]
 pub struct Delivery {
+    /// The ring they were routed on.
+    pub ring: RingIx,
+    /// The application system whose query it is.
+    pub sys: super::wire::SysIx,
     /// Who asked.
     pub origin: PeerId,
-    /// The app's query context.
+    /// The app's query.
     pub query: u32,
     /// The targets (owned by the app now: free it with [`Ring::free_list`]).
     pub list: Handle,
@@ -235,13 +90,20 @@ pub struct RingStats {
     pub join_retries: u64,
     /// Targets dropped because a peer had no live route at all.
     pub unroutable: u64,
+    /// Graceful leaves.
+    pub leaves: u64,
 }
 
 /// Computes the number of stored keys in a ring arc `(a, b]` (for key-transfer sizes).
 pub type ArcKeys = Box<dyn Fn(RingId, RingId) -> u64>;
 
-/// The ring: per-peer Chord state plus the global view and in-flight RPCs.
+/// The ledgers of an overlay run's systems, indexed by system (charged by [`Purpose::App`]).
+pub type Ledgers = [Ledger];
+
+/// The ring: per-member Chord state plus the global view and in-flight RPCs.
 pub struct Ring {
+    /// This ring's index in the run (tags its messages and timers).
+    pub id: RingIx,
     /// Validated timers and limits.
     pub timing: Timing,
     /// Ground truth (checks, bootstrap choice, data placement).
@@ -262,70 +124,114 @@ pub struct Ring {
     scratch_buckets: Vec<(PeerId, Handle, u32)>,
     rng: SimRng,
     arc_keys: ArcKeys,
-    /// The application's query ledger: every routed message and timeout of an application
-    /// query is charged to it here, where it happens.
-    pub ledger: Ledger,
     /// What the ring did.
     pub stats: RingStats,
 }
 
 impl Ring {
-    /// A ring over the peers of `view`, with routing state empty (see [`Ring::build_converged`]).
-    pub fn new(view: GlobalView, timing: Timing, seed: u64, arc_keys: ArcKeys) -> Ring {
-        let n = view.peers();
-        Ring {
+    /// Ring `id` over the members of `view`, with routing state empty (see
+    /// [`Ring::build_converged`]). Ring 0 draws from the stream `chord`, ring i from `chord:i`.
+    pub fn new(id: RingIx, view: GlobalView, timing: Timing, seed: u64, arc_keys: ArcKeys) -> Ring {
+        let stream = if id == 0 {
+            SimRng::stream(seed, "chord")
+        } else {
+            SimRng::stream(seed, &format!("chord:{id}"))
+        };
+        let mut r = Ring {
+            id,
             timing,
             view,
-            pred: vec![NONE; n],
-            succ: vec![NONE; n * timing.successors],
-            succ_len: vec![0; n],
-            finger: vec![NONE; n * FINGERS],
-            next_finger: vec![(FINGERS - 1) as u8; n],
-            joined: vec![false; n],
-            alone: vec![false; n],
-            join_attempt: vec![0; n],
+            pred: Vec::new(),
+            succ: Vec::new(),
+            succ_len: Vec::new(),
+            finger: Vec::new(),
+            next_finger: Vec::new(),
+            joined: Vec::new(),
+            alone: Vec::new(),
+            join_attempt: Vec::new(),
             rpcs: Arena::default(),
             lists: Arena::default(),
             succ_lists: Arena::default(),
             spare_lists: Vec::new(),
             scratch_buckets: Vec::new(),
-            rng: SimRng::stream(seed, "chord"),
+            rng: stream,
             arc_keys,
-            ledger: Ledger::default(),
             stats: RingStats::default(),
-        }
+        };
+        r.grow();
+        r
     }
 
-    /// Number of peers.
+    /// Sizes the per-member arrays to the view's member slots.
+    fn grow(&mut self) {
+        let n = self.view.slots();
+        let s = self.timing.successors;
+        self.pred.resize(n, NONE);
+        self.succ.resize(n * s, NONE);
+        self.succ_len.resize(n, 0);
+        self.finger.resize(n * FINGERS, NONE);
+        self.next_finger.resize(n, (FINGERS - 1) as u8);
+        self.joined.resize(n, false);
+        self.alone.resize(n, false);
+        self.join_attempt.resize(n, 0);
+    }
+
+    /// The member index of peer `p`.
+    #[inline]
+    fn ix(&self, p: PeerId) -> usize {
+        self.view.ix(p)
+    }
+
+    /// Sends a ring message tagged with this ring.
+    #[inline]
+    fn send(&self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg) {
+        k.send(from, to, Msg::Ring(self.id, m));
+    }
+
+    /// Starts a ring timer for `p`.
+    #[inline]
+    fn set_timer(
+        &self,
+        k: &mut OverlaySim,
+        p: PeerId,
+        delay: Time,
+        t: RingTimer,
+    ) -> crate::engine::TimerHandle {
+        k.set_timer(p, delay, Timer::Ring(self.id, t))
+    }
+
+    /// Number of present members.
     pub fn peers(&self) -> usize {
         self.view.peers()
     }
 
-    /// A peer's VID.
+    /// A member's VID.
     #[inline]
     pub fn vid(&self, p: PeerId) -> RingId {
         self.view.vid(p)
     }
 
-    /// Whether the peer has completed its join.
+    /// Whether the peer is a present member that has completed its join.
     pub fn is_joined(&self, p: PeerId) -> bool {
-        self.joined[p as usize]
+        self.view.is_member(p) && self.joined[self.ix(p)]
     }
 
     /// The peer's predecessor ([`NONE`] if unknown).
     pub fn predecessor(&self, p: PeerId) -> PeerId {
-        self.pred[p as usize]
+        self.pred[self.ix(p)]
     }
 
     /// The peer's successor list.
     pub fn successors(&self, p: PeerId) -> &[PeerId] {
         let s = self.timing.successors;
-        &self.succ[p as usize * s..p as usize * s + self.succ_len[p as usize] as usize]
+        let i = self.ix(p);
+        &self.succ[i * s..i * s + self.succ_len[i] as usize]
     }
 
     /// The peer's fingers (index i targets VID + 2^i; [`NONE`] when unknown).
     pub fn fingers(&self, p: PeerId) -> &[PeerId] {
-        &self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS]
+        let i = self.ix(p);
+        &self.finger[i * FINGERS..(i + 1) * FINGERS]
     }
 
     /// A new target list from the pool (reusing buffers).
@@ -356,9 +262,9 @@ impl Ring {
 
     /// Charges traffic to an application query (ring-internal purposes are not attributed).
     #[inline]
-    fn attribute(&mut self, purpose: Purpose, messages: u32, timeouts: u32) {
-        if let Purpose::App(q) = purpose {
-            self.ledger.charge(q, messages, timeouts);
+    fn attribute(led: &mut Ledgers, purpose: Purpose, messages: u32, timeouts: u32) {
+        if let Purpose::App { sys, query } = purpose {
+            led[usize::from(sys)].charge(query, messages, timeouts);
         }
     }
 
@@ -374,7 +280,8 @@ impl Ring {
 
     fn set_successors(&mut self, p: PeerId, list: &[PeerId]) {
         let s = self.timing.successors;
-        let base = p as usize * s;
+        let i = self.ix(p);
+        let base = i * s;
         let mut n = 0;
         for &q in list {
             if q == p || q == NONE || self.succ[base..base + n].contains(&q) {
@@ -386,43 +293,45 @@ impl Ring {
             self.succ[base + n] = q;
             n += 1;
         }
-        self.succ_len[p as usize] = n as u8;
+        self.succ_len[i] = n as u8;
         if n > 0 {
-            self.alone[p as usize] = false;
+            self.alone[i] = false;
         }
     }
 
-    /// Removes a peer believed dead from `p`'s successor list, fingers and predecessor.
-    fn forget(&mut self, p: PeerId, dead: PeerId) {
+    /// Removes a peer believed dead (or gone) from `p`'s successor list, fingers and predecessor.
+    pub fn forget(&mut self, p: PeerId, dead: PeerId) {
         let s = self.timing.successors;
-        let base = p as usize * s;
-        let len = self.succ_len[p as usize] as usize;
+        let i = self.ix(p);
+        let base = i * s;
+        let len = self.succ_len[i] as usize;
         let mut n = 0;
-        for i in 0..len {
-            let q = self.succ[base + i];
+        for j in 0..len {
+            let q = self.succ[base + j];
             if q != dead {
                 self.succ[base + n] = q;
                 n += 1;
             }
         }
-        self.succ_len[p as usize] = n as u8;
-        for f in &mut self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS] {
+        self.succ_len[i] = n as u8;
+        for f in &mut self.finger[i * FINGERS..(i + 1) * FINGERS] {
             if *f == dead {
                 *f = NONE;
             }
         }
-        if self.pred[p as usize] == dead {
-            self.pred[p as usize] = NONE;
+        if self.pred[i] == dead {
+            self.pred[i] = NONE;
         }
     }
 
     fn reset(&mut self, p: PeerId) {
-        self.pred[p as usize] = NONE;
-        self.succ_len[p as usize] = 0;
-        self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS].fill(NONE);
-        self.joined[p as usize] = false;
-        self.alone[p as usize] = false;
-        self.next_finger[p as usize] = (FINGERS - 1) as u8;
+        let i = self.ix(p);
+        self.pred[i] = NONE;
+        self.succ_len[i] = 0;
+        self.finger[i * FINGERS..(i + 1) * FINGERS].fill(NONE);
+        self.joined[i] = false;
+        self.alone[i] = false;
+        self.next_finger[i] = (FINGERS - 1) as u8;
     }
 
     /// Builds the converged ring from the global view of live peers (p2psim's `initstate`).
@@ -435,44 +344,30 @@ impl Ring {
             let list = std::mem::take(&mut buf);
             self.set_successors(p, &list);
             buf = list;
-            self.pred[p as usize] = self.view.live_predecessor_of(p).unwrap_or(NONE);
-            for i in 0..FINGERS {
-                let target = self.vid(p).wrapping_add(1u64 << i);
-                self.finger[p as usize * FINGERS + i] =
-                    self.view.live_successor(target).unwrap_or(NONE);
+            let i = self.ix(p);
+            self.pred[i] = self.view.live_predecessor_of(p).unwrap_or(NONE);
+            for f in 0..FINGERS {
+                let target = self.vid(p).wrapping_add(1u64 << f);
+                self.finger[i * FINGERS + f] = self.view.live_successor(target).unwrap_or(NONE);
             }
-            self.joined[p as usize] = true;
+            self.joined[i] = true;
         }
     }
 
-    /// Marks a host's peers dead in the global view and drops their outstanding RPCs
+    /// Marks a host's members dead in the global view and drops their outstanding RPCs
     /// (their timers are already void).
-    pub fn host_down(&mut self, h: HostId, host_of: impl Fn(PeerId) -> HostId) {
+    pub fn host_down(&mut self, h: HostId) {
         self.view.host_down(h);
-        let mut dead = Vec::new();
-        // Collect the RPCs of the dead host (rare event: a scan is fine).
-        for (handle, rpc) in self.rpcs_iter() {
-            if host_of(rpc.from) == h {
-                dead.push(handle);
-            }
-        }
-        for handle in dead {
-            if let Some(Rpc {
-                kind: RpcKind::Hop { list: Some(l), .. },
-                ..
-            }) = self.rpcs.remove(handle)
-            {
-                self.free_list(l);
-            }
-        }
-    }
-
-    fn rpcs_iter(&self) -> impl Iterator<Item = (Handle, &Rpc)> {
-        self.rpcs.iter()
+        // Drop the RPCs of the dead host (rare event: a scan is fine).
+        let dead: Vec<Handle> = (self.rpcs.iter())
+            .filter(|(_, r)| self.view.host(r.from) == h)
+            .map(|(handle, _)| handle)
+            .collect();
+        self.drop_rpcs(dead);
     }
 
     /// The RPC timeout towards a peer: `rpc_timeout_rtts` x RTT, capped.
-    fn rpc_timeout(&self, rtt: Time) -> Time {
+    pub fn rpc_timeout(&self, rtt: Time) -> Time {
         ((rtt as f64 * self.timing.rpc_timeout_rtts) as Time).clamp(1, self.timing.rpc_timeout_cap)
     }
 }

@@ -5,12 +5,15 @@
 //! itself when it is responsible) and forwarded, one message per distinct next hop. Each forward
 //! is an RPC: the next hop acknowledges, and on timeout the forwarder forgets it and re-routes.
 
-use super::{Delivery, Msg, Purpose, Ring, Rpc, RpcKind, Target, Timer, FINGERS, NONE};
+use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, FINGERS, NONE};
 use crate::ids::PeerId;
-use crate::sim::Sim;
-use crate::network::Message;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{distance, in_open, in_open_closed, RingId};
+use crate::overlay::wire::RingMsg;
+
+/// Peers a list routes around after timing out on them (only with `learn_from_queries = false`).
+pub type Avoid = [PeerId; 4];
+const NO_AVOID: Avoid = [NONE; 4];
 
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
 const MAX_HOPS: u16 = 256;
@@ -27,17 +30,25 @@ pub struct Routed {
 impl Ring {
     /// Whether `p` believes it is responsible for `t`: `t` in (predecessor, p].
     pub fn is_responsible(&self, p: PeerId, t: RingId) -> bool {
-        let pred = self.pred[p as usize];
+        let i = self.ix(p);
+        let pred = self.pred[i];
         if pred == NONE {
             // Only the founder of a ring that nobody else has joined yet owns everything.
-            return self.alone[p as usize];
+            return self.alone[i];
         }
         in_open_closed(t, self.vid(pred), self.vid(p))
     }
 
     /// The next hop from `p` towards `t`, and whether that peer is the responsible one.
     pub fn next_hop(&self, p: PeerId, t: RingId) -> Option<(PeerId, bool)> {
-        let succs = self.successors(p);
+        self.next_hop_avoiding(p, t, &NO_AVOID)
+    }
+
+    /// [`Ring::next_hop`] ignoring the peers in `avoid` (silent for this query).
+    pub fn next_hop_avoiding(&self, p: PeerId, t: RingId, avoid: &Avoid) -> Option<(PeerId, bool)> {
+        let all = self.successors(p);
+        let skip = all.iter().take_while(|s| avoid.contains(s)).count();
+        let succs = &all[skip..];
         let &s0 = succs.first()?;
         let me = self.vid(p);
         if in_open_closed(t, me, self.vid(s0)) {
@@ -47,9 +58,10 @@ impl Ring {
         // is the farthest), then the successor list may offer a closer one.
         let mut best = NONE;
         let mut best_d = 0;
-        let fingers = &self.finger[p as usize * FINGERS..(p as usize + 1) * FINGERS];
+        let i = self.ix(p);
+        let fingers = &self.finger[i * FINGERS..(i + 1) * FINGERS];
         for &c in fingers.iter().rev() {
-            if c != NONE && c != p && in_open(self.vid(c), me, t) {
+            if c != NONE && c != p && in_open(self.vid(c), me, t) && !avoid.contains(&c) {
                 best = c;
                 best_d = distance(me, self.vid(c));
                 break;
@@ -57,7 +69,7 @@ impl Ring {
         }
         for &c in succs {
             let v = self.vid(c);
-            if in_open(v, me, t) && distance(me, v) > best_d {
+            if in_open(v, me, t) && distance(me, v) > best_d && !avoid.contains(&c) {
                 best = c;
                 best_d = distance(me, v);
             }
@@ -66,14 +78,32 @@ impl Ring {
     }
 
     /// Routes `list` at peer `at` (the origin itself when `hops == 0`).
-    pub fn route<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    #[allow(clippy::too_many_arguments)]
+    pub fn route(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         at: PeerId,
         list: Handle,
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
+        led: &mut Ledgers,
+    ) -> Routed {
+        self.route_avoiding(k, at, list, origin, hops, purpose, led, NO_AVOID)
+    }
+
+    /// [`Ring::route`] around the peers in `avoid` (silent for this list).
+    #[allow(clippy::too_many_arguments)]
+    fn route_avoiding(
+        &mut self,
+        k: &mut OverlaySim,
+        at: PeerId,
+        list: Handle,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+        led: &mut Ledgers,
+        avoid: Avoid,
     ) -> Routed {
         let Some(mut targets) = self.lists.remove(list) else {
             return Routed::default();
@@ -82,10 +112,11 @@ impl Ring {
         let mut failed: Option<Handle> = None;
         let mut buckets = std::mem::take(&mut self.scratch_buckets);
         buckets.clear();
-        let pred = self.pred[at as usize];
+        let pred = self.pred[self.ix(at)];
         for t in targets.drain(..) {
             let responsible = self.is_responsible(at, t.id);
-            if responsible || (t.final_hop && (pred == NONE || hops >= MAX_HOPS)) {
+            let pred_gone = pred == NONE || avoid.contains(&pred);
+            if responsible || (t.final_hop && (pred_gone || hops >= MAX_HOPS)) {
                 let l = *local.get_or_insert_with(|| self.new_list());
                 self.push_target(
                     l,
@@ -101,7 +132,7 @@ impl Ring {
             let step = if t.final_hop {
                 Some((pred, true))
             } else {
-                self.next_hop(at, t.id)
+                self.next_hop_avoiding(at, t.id, &avoid)
             };
             match step.filter(|_| hops < MAX_HOPS) {
                 None => {
@@ -132,14 +163,16 @@ impl Ring {
         }
         self.spare_lists.push(targets);
         for &(next, l, len) in &buckets {
-            self.forward(k, at, next, l, len, origin, hops + 1, purpose);
+            self.forward_avoiding(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
         self.scratch_buckets = buckets;
         let mut out = Routed::default();
         if let Some(l) = local {
             match purpose {
-                Purpose::App(query) => {
+                Purpose::App { sys, query } => {
                     out.delivered = Some(Delivery {
+                        ring: self.id,
+                        sys,
                         origin,
                         query,
                         list: l,
@@ -154,8 +187,10 @@ impl Ring {
         }
         if let Some(l) = failed {
             match purpose {
-                Purpose::App(query) => {
+                Purpose::App { sys, query } => {
                     out.failed = Some(Delivery {
+                        ring: self.id,
+                        sys,
                         origin,
                         query,
                         list: l,
@@ -170,9 +205,9 @@ impl Ring {
 
     /// Sends a routed list to `next` as an acknowledged RPC.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn forward<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub(super) fn forward(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         from: PeerId,
         next: PeerId,
         list: Handle,
@@ -180,19 +215,41 @@ impl Ring {
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
+        led: &mut Ledgers,
+    ) {
+        self.forward_avoiding(
+            k, from, next, list, len, origin, hops, purpose, led, NO_AVOID,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn forward_avoiding(
+        &mut self,
+        k: &mut OverlaySim,
+        from: PeerId,
+        next: PeerId,
+        list: Handle,
+        len: u32,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+        led: &mut Ledgers,
+        avoid: Avoid,
     ) {
         let kind = RpcKind::Hop {
             list: None,
             origin,
             hops,
             purpose,
+            avoid,
         };
         let rpc = self.call(k, from, next, kind);
-        self.attribute(purpose, 1, 0);
-        k.send(
+        Self::attribute(led, purpose, 1, 0);
+        self.send(
+            k,
             from,
             next,
-            Msg::Route {
+            RingMsg::Route {
                 list,
                 len,
                 origin,
@@ -203,9 +260,9 @@ impl Ring {
         );
     }
 
-    fn send_found<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    fn send_found(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         at: PeerId,
         origin: PeerId,
         purpose: Purpose,
@@ -214,10 +271,11 @@ impl Ring {
         if origin == at {
             self.on_found(k, at, purpose, at);
         } else {
-            k.send(
+            self.send(
+                k,
                 at,
                 origin,
-                Msg::Found {
+                RingMsg::Found {
                     purpose,
                     owner: at,
                     hops,
@@ -228,9 +286,9 @@ impl Ring {
 
     /// A routed list arrived at `to` from `from`: acknowledge, then route it onwards.
     #[allow(clippy::too_many_arguments)]
-    pub fn on_route<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub fn on_route(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         from: PeerId,
         to: PeerId,
         list: Handle,
@@ -238,18 +296,15 @@ impl Ring {
         hops: u16,
         purpose: Purpose,
         rpc: Handle,
+        led: &mut Ledgers,
     ) -> Routed {
-        k.send(to, from, Msg::HopAck { rpc });
-        self.attribute(purpose, 1, 0);
-        self.route(k, to, list, origin, hops, purpose)
+        self.send(k, to, from, RingMsg::HopAck { rpc });
+        Self::attribute(led, purpose, 1, 0);
+        self.route(k, to, list, origin, hops, purpose, led)
     }
 
     /// The next hop acknowledged: the hop RPC is complete.
-    pub fn on_hop_ack<A: Message + Clone, T: Copy + std::fmt::Debug>(
-        &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
-        rpc: Handle,
-    ) {
+    pub fn on_hop_ack(&mut self, k: &mut OverlaySim, rpc: Handle) {
         if let Some(r) = self.rpcs.remove(rpc) {
             k.cancel(r.timer);
             if let RpcKind::Hop { list: Some(l), .. } = r.kind {
@@ -277,30 +332,51 @@ impl Ring {
     }
 
     /// A hop RPC timed out at its forwarder: forget the silent peer and re-route what came back.
-    pub(super) fn on_hop_timeout<A: Message + Clone, T: Copy + std::fmt::Debug>(
+    pub(super) fn on_hop_timeout(
         &mut self,
-        k: &mut Sim<Msg<A>, Timer<T>>,
+        k: &mut OverlaySim,
         r: Rpc,
+        led: &mut Ledgers,
     ) -> Routed {
         self.stats.timeouts += 1;
-        self.forget(r.from, r.to);
+        let learn = self.timing.learn_from_queries
+            || !matches!(
+                r.kind,
+                RpcKind::Hop {
+                    purpose: Purpose::App { .. },
+                    ..
+                }
+            );
+        if learn {
+            self.forget(r.from, r.to);
+        }
         if let RpcKind::Hop { purpose, .. } = r.kind {
-            self.attribute(purpose, 0, 1);
+            Self::attribute(led, purpose, 0, 1);
         }
         if let RpcKind::Hop {
             list: Some(list),
             origin,
             hops,
             purpose,
-            ..
+            mut avoid,
         } = r.kind
         {
             // The targets never arrived: route them again from here (hops already counted the
-            // failed attempt's message, not a hop: undo it).
-            for t in self.lists.get_mut(list).into_iter().flatten() {
-                t.final_hop = false;
+            // failed attempt's message, not a hop: undo it). Without learning, the silent peer
+            // is avoided by this list only; a failed hand-back to our predecessor keeps the
+            // targets final (the predecessor is gone for them, so they are ours).
+            let mut final_hop = false;
+            if !learn {
+                final_hop = r.to == self.pred[self.ix(r.from)];
+                if let Some(slot) = avoid.iter_mut().find(|a| **a == NONE) {
+                    *slot = r.to;
+                }
             }
-            return self.route(k, r.from, list, origin, hops.saturating_sub(1), purpose);
+            for t in self.lists.get_mut(list).into_iter().flatten() {
+                t.final_hop = final_hop;
+            }
+            let h = hops.saturating_sub(1);
+            return self.route_avoiding(k, r.from, list, origin, h, purpose, led, avoid);
         }
         Routed::default()
     }

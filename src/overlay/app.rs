@@ -1,0 +1,580 @@
+//! The ring application API: what a system running on the ring implements ([`RingApp`]) and
+//! what it may do ([`Ctx`], a context object in the style of dslab's `SimulationContext`).
+//!
+//! Through the context an application routes target lists to their responsible peers, sends its
+//! own messages, makes RPCs with the substrate's timeout and failover to the next live
+//! successor, walks successors one acknowledged step at a time, reads a peer's predecessor and
+//! successor list, charges work to its queries in its [`Ledger`], sets timers, and adds,
+//! moves or removes ring members (graceful leave). Several applications (query systems) can run
+//! on one overlay; each has its own ledger, message kinds, timers and RPCs.
+
+use super::arena::{Arena, Handle};
+use super::chord::{Delivery, OverlaySim, Ring, Routed, NONE};
+use super::id::RingId;
+use super::wire::{
+    AppEnvelope, AppTimerHandle, Msg, Purpose, RingIx, SysIx, Target, Timer, HEADER_BYTES,
+};
+use crate::engine::Time;
+use crate::ids::PeerId;
+use crate::ledger::{Ledger, QueryId};
+use crate::network::{Message, Network};
+use crate::rng::SimRng;
+
+/// An application (a query system) running on the overlay's rings.
+pub trait RingApp: Sized + 'static {
+    /// Its own messages (kinds are numbered after the substrate's).
+    type Msg: Message + Clone;
+    /// Its own timers.
+    type Timer: Copy + std::fmt::Debug;
+
+    /// Names of its message kinds (CSV columns `msgs_<kind>`).
+    fn kinds(&self) -> &'static [&'static str];
+    /// Called once after the rings started.
+    fn start(&mut self, ctx: &mut Ctx<Self>);
+    /// Targets of one of its queries reached the peer `at` responsible for them.
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery);
+    /// Targets that could not be routed at all from `at` (no live routing entry). By default
+    /// they are dropped (the query's deadline will notice).
+    fn on_route_failed(&mut self, ctx: &mut Ctx<Self>, _at: PeerId, d: Delivery) {
+        ctx.ring_mut(d.ring).free_list(d.list);
+    }
+    /// One of its messages (plain, or an RPC request already acknowledged) arrived.
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: PeerId, to: PeerId, msg: Self::Msg);
+    /// One of its timers fired.
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, peer: PeerId, timer: Self::Timer);
+    /// An RPC it made was acknowledged by `callee` (after failovers, maybe not the first callee).
+    fn on_call_acked(&mut self, _ctx: &mut Ctx<Self>, _call: CallId, _callee: PeerId) {}
+    /// An RPC it made timed out on every candidate: `msg` was not delivered.
+    fn on_call_failed(
+        &mut self,
+        _ctx: &mut Ctx<Self>,
+        _call: CallId,
+        _from: PeerId,
+        _msg: Self::Msg,
+    ) {
+    }
+    /// One of its plain messages was lost at a dead receiver (reclaim resources only).
+    fn on_lost(&mut self, _ctx: &mut Ctx<Self>, _msg: Self::Msg) {}
+    /// Its per-run metrics (name, value), reported before the rings' own.
+    fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// Hands what routing produced at `at` to [`RingApp::on_deliver`] / [`RingApp::on_route_failed`].
+    fn handle_routed(&mut self, ctx: &mut Ctx<Self>, at: PeerId, r: Routed) {
+        if let Some(d) = r.delivered {
+            self.on_deliver(ctx, at, d);
+        }
+        if let Some(d) = r.failed {
+            self.on_route_failed(ctx, at, d);
+        }
+    }
+}
+
+/// What an application RPC does when its callee stays silent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Failover {
+    /// Give up after the timeout: [`RingApp::on_call_failed`].
+    None,
+    /// Try the caller's next live successor on the ring (after the silent callee), until its
+    /// successor list is exhausted.
+    NextSuccessor,
+}
+
+/// An application RPC in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallId(pub(crate) Handle);
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Call {
+    ring: RingIx,
+    from: PeerId,
+    to: PeerId,
+    query: Option<QueryId>,
+    failover: Failover,
+    payload: Handle,
+    timer: crate::engine::TimerHandle,
+    /// Callees that stayed silent (routed around for this call only).
+    avoid: [PeerId; 4],
+    tried: u8,
+    /// The current attempt's request was lost at a dead callee.
+    lost: bool,
+    /// The current attempt's timeout fired.
+    timed_out: bool,
+}
+
+/// The environment handed to every system callback: the simulation, the rings and the ledgers.
+pub(crate) struct Env<'a> {
+    pub sim: &'a mut OverlaySim,
+    pub rings: &'a mut [Ring],
+    pub ledgers: &'a mut [Ledger],
+}
+
+/// A system's private stores: payloads of its messages and timers, and its RPCs.
+pub(crate) struct Stores<A: RingApp> {
+    msgs: Arena<A::Msg>,
+    timers: Arena<A::Timer>,
+    calls: Arena<Call>,
+}
+
+impl<A: RingApp> Default for Stores<A> {
+    fn default() -> Self {
+        Stores {
+            msgs: Arena::default(),
+            timers: Arena::default(),
+            calls: Arena::default(),
+        }
+    }
+}
+
+/// What an application may do: its window onto the overlay during a callback.
+pub struct Ctx<'a, A: RingApp> {
+    env: Env<'a>,
+    stores: &'a mut Stores<A>,
+    sys: SysIx,
+    kind_base: usize,
+}
+
+impl<'a, A: RingApp> Ctx<'a, A> {
+    /// Current simulated time.
+    #[inline]
+    pub fn now(&self) -> Time {
+        self.env.sim.now()
+    }
+
+    /// The network (liveness, hosts, latencies, counters).
+    #[inline]
+    pub fn net(&self) -> &Network {
+        self.env.sim.net()
+    }
+
+    /// This system's index in the run.
+    pub fn system(&self) -> SysIx {
+        self.sys
+    }
+
+    /// Ring `r` (read access: views, successor lists, fingers).
+    #[inline]
+    pub fn ring(&self, r: RingIx) -> &Ring {
+        &self.env.rings[usize::from(r)]
+    }
+
+    /// Ring `r`, mutable (target lists).
+    #[inline]
+    pub fn ring_mut(&mut self, r: RingIx) -> &mut Ring {
+        &mut self.env.rings[usize::from(r)]
+    }
+
+    /// This system's query ledger.
+    #[inline]
+    pub fn ledger(&mut self) -> &mut Ledger {
+        &mut self.env.ledgers[usize::from(self.sys)]
+    }
+
+    /// Opens a query at `origin` now (see [`Ledger::open`]).
+    pub fn open_query(&mut self, origin: PeerId, kind: &'static str, keys: u64) -> QueryId {
+        let net = self.env.sim.net();
+        let inc = net.incarnation(net.host_of(origin));
+        let now = self.now();
+        self.ledger().open(origin, inc, now, kind, keys)
+    }
+
+    /// `p`'s predecessor on ring `r` ([`NONE`] when unknown).
+    pub fn predecessor(&self, r: RingIx, p: PeerId) -> PeerId {
+        self.ring(r).predecessor(p)
+    }
+
+    /// `p`'s successor list on ring `r`.
+    pub fn successors(&self, r: RingIx, p: PeerId) -> &[PeerId] {
+        self.ring(r).successors(p)
+    }
+
+    /// Routes the targets of `list` (see [`Ring::new_list`]) from `at` for query `query` of
+    /// this system; every hop is an acknowledged message charged to the query. Targets `at` is
+    /// responsible for come back at once in the result (hand it to
+    /// [`RingApp::handle_routed`]); the others arrive later through [`RingApp::on_deliver`].
+    pub fn route(&mut self, r: RingIx, at: PeerId, list: Handle, query: QueryId) -> Routed {
+        let purpose = Purpose::App {
+            sys: self.sys,
+            query,
+        };
+        let ring = &mut self.env.rings[usize::from(r)];
+        ring.route(self.env.sim, at, list, at, 0, purpose, self.env.ledgers)
+    }
+
+    /// Routes one target: a lookup of ring position `id` with the app's `tag`.
+    pub fn lookup(
+        &mut self,
+        r: RingIx,
+        at: PeerId,
+        id: RingId,
+        tag: u32,
+        query: QueryId,
+    ) -> Routed {
+        let ring = self.ring_mut(r);
+        let list = ring.new_list();
+        ring.push_target(list, Target::new(id, tag));
+        self.route(r, at, list, query)
+    }
+
+    fn envelope(&mut self, msg: A::Msg, call: Handle) -> AppEnvelope {
+        let kind = (self.kind_base + msg.kind()) as u16;
+        let bytes = msg.size_bytes();
+        AppEnvelope {
+            sys: self.sys,
+            kind,
+            bytes,
+            payload: self.stores.msgs.insert(msg),
+            call,
+        }
+    }
+
+    /// Sends one of its messages from `from` to `to`, charged to `query` when given.
+    pub fn send(&mut self, from: PeerId, to: PeerId, msg: A::Msg, query: Option<QueryId>) {
+        if let Some(q) = query {
+            self.ledger().charge(q, 1, 0);
+        }
+        let e = self.envelope(msg, Handle::NONE);
+        self.env.sim.send(from, to, Msg::App(e));
+    }
+
+    /// An RPC: sends `msg` from `from` to `to` on ring `r`; the callee's substrate acknowledges
+    /// it (a counted message) and hands it to [`RingApp::on_message`]. Without an ack within
+    /// the ring's RPC timeout the call fails over as `failover` says. Every attempt, ack and
+    /// timeout is charged to `query` when given.
+    pub fn call(
+        &mut self,
+        r: RingIx,
+        from: PeerId,
+        to: PeerId,
+        msg: A::Msg,
+        query: Option<QueryId>,
+        failover: Failover,
+    ) -> CallId {
+        let payload = self.stores.msgs.insert(msg);
+        let h = self.stores.calls.insert(Call {
+            ring: r,
+            from,
+            to,
+            query,
+            failover,
+            payload,
+            timer: Default::default(),
+            avoid: [NONE; 4],
+            tried: 0,
+            lost: false,
+            timed_out: false,
+        });
+        self.attempt(h);
+        CallId(h)
+    }
+
+    /// A successor walk step: an RPC from `from` to its first successor on ring `r` that fails
+    /// over to the next live successor, skipping silent ones by timeout. `None` when `from`
+    /// knows no successor.
+    pub fn walk(
+        &mut self,
+        r: RingIx,
+        from: PeerId,
+        msg: A::Msg,
+        query: Option<QueryId>,
+    ) -> Option<CallId> {
+        let &next = self.ring(r).successors(from).first()?;
+        Some(self.call(r, from, next, msg, query, Failover::NextSuccessor))
+    }
+
+    fn attempt(&mut self, h: Handle) {
+        let c = *self.stores.calls.get(h).expect("live call");
+        let msg = self
+            .stores
+            .msgs
+            .get(c.payload)
+            .expect("call payload")
+            .clone();
+        if let Some(q) = c.query {
+            self.ledger().charge(q, 1, 0);
+        }
+        let e = AppEnvelope {
+            sys: self.sys,
+            kind: (self.kind_base + msg.kind()) as u16,
+            bytes: msg.size_bytes(),
+            payload: c.payload,
+            call: h,
+        };
+        let rtt = self.net().rtt_peers(c.from, c.to);
+        let timeout = self.ring(c.ring).rpc_timeout(rtt);
+        self.env.sim.send(c.from, c.to, Msg::App(e));
+        let timer = self.env.sim.set_timer(
+            c.from,
+            timeout,
+            Timer::Call {
+                sys: self.sys,
+                call: h,
+            },
+        );
+        if let Some(c) = self.stores.calls.get_mut(h) {
+            c.timer = timer;
+            c.tried = c.tried.saturating_add(1);
+            c.lost = false;
+            c.timed_out = false;
+        }
+    }
+
+    /// Starts a timer for `peer` (void if its host crashes first).
+    pub fn set_timer(&mut self, peer: PeerId, delay: Time, t: A::Timer) -> AppTimerHandle {
+        let payload = self.stores.timers.insert(t);
+        let kernel = self.env.sim.set_timer(
+            peer,
+            delay,
+            Timer::App {
+                sys: self.sys,
+                payload,
+            },
+        );
+        AppTimerHandle {
+            kernel,
+            payload: Some(payload),
+        }
+    }
+
+    /// Starts a global timer (owned by no peer, immune to churn), e.g. the query issuer.
+    pub fn set_global_timer(&mut self, delay: Time, t: A::Timer) -> AppTimerHandle {
+        let payload = self.stores.timers.insert(t);
+        let kernel = self.env.sim.set_global_timer(
+            delay,
+            Timer::App {
+                sys: self.sys,
+                payload,
+            },
+        );
+        AppTimerHandle {
+            kernel,
+            payload: Some(payload),
+        }
+    }
+
+    /// Cancels a timer (a no-op if it already fired).
+    pub fn cancel(&mut self, h: AppTimerHandle) {
+        self.env.sim.cancel(h.kernel);
+        if let Some(p) = h.payload {
+            self.stores.timers.remove(p);
+        }
+    }
+
+    /// A uniformly random live peer that has joined ring `r`, drawn from `rng`.
+    pub fn random_joined_peer(&self, r: RingIx, rng: &mut SimRng) -> Option<PeerId> {
+        let ring = self.ring(r);
+        let live = ring.view.live();
+        for _ in 0..1000 {
+            if live.is_empty() {
+                return None;
+            }
+            let p = live[rng.below(live.len() as u64) as usize].1;
+            if ring.is_joined(p) && self.net().is_peer_up(p) {
+                return Some(p);
+            }
+        }
+        None
+    }
+
+    /// Adds network peer `p` to ring `r` at position `id` (or moves a peer that left back in at
+    /// a new position): it joins through the join protocol and requests its keys.
+    pub fn add_member(&mut self, r: RingIx, p: PeerId, id: RingId) {
+        let h = self.net().host_of(p);
+        let up = self.net().is_host_up(h);
+        let ring = &mut self.env.rings[usize::from(r)];
+        ring.add_member(self.env.sim, p, h, id, up);
+    }
+
+    /// Graceful leave of `p` from ring `r`: its keys go to its successor, its neighbours are
+    /// told; every message is counted.
+    pub fn leave(&mut self, r: RingIx, p: PeerId) {
+        let ring = &mut self.env.rings[usize::from(r)];
+        ring.leave(self.env.sim, p);
+    }
+}
+
+/// A system as the overlay sees it (object safe, so systems of different types share a run).
+pub(crate) trait System {
+    fn kinds(&self) -> &'static [&'static str];
+    fn set_kind_base(&mut self, base: usize);
+    fn start(&mut self, env: Env, sys: SysIx);
+    fn routed(&mut self, env: Env, sys: SysIx, at: PeerId, r: Routed);
+    fn message(&mut self, env: Env, sys: SysIx, from: PeerId, to: PeerId, e: AppEnvelope);
+    fn timer(&mut self, env: Env, sys: SysIx, peer: PeerId, payload: Handle);
+    fn call_ack(&mut self, env: Env, sys: SysIx, call: Handle, callee: PeerId);
+    fn call_timeout(&mut self, env: Env, sys: SysIx, call: Handle);
+    fn lost(&mut self, env: Env, sys: SysIx, e: AppEnvelope);
+    fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)>;
+    fn as_any(&self) -> &dyn std::any::Any;
+}
+
+/// An application plus its stores.
+pub(crate) struct Hosted<A: RingApp> {
+    pub app: A,
+    stores: Stores<A>,
+    kind_base: usize,
+}
+
+impl<A: RingApp> Hosted<A> {
+    pub fn new(app: A) -> Self {
+        Hosted {
+            app,
+            stores: Stores::default(),
+            kind_base: 0,
+        }
+    }
+
+    fn split<'a>(&'a mut self, env: Env<'a>, sys: SysIx) -> (&'a mut A, Ctx<'a, A>) {
+        let ctx = Ctx {
+            env,
+            stores: &mut self.stores,
+            sys,
+            kind_base: self.kind_base,
+        };
+        (&mut self.app, ctx)
+    }
+}
+
+impl<A: RingApp> Hosted<A> {
+    /// After a timed-out attempt whose request was lost: the next candidate, or failure.
+    fn fail_over(&mut self, env: Env, sys: SysIx, call: Handle) {
+        let Some(mut c) = self.stores.calls.get(call).copied() else {
+            return;
+        };
+        if let Some(slot) = c.avoid.iter_mut().find(|a| **a == NONE) {
+            *slot = c.to;
+        }
+        let ring = &env.rings[usize::from(c.ring)];
+        let next = match c.failover {
+            Failover::NextSuccessor if ring.is_joined(c.from) => ring
+                .successors(c.from)
+                .iter()
+                .copied()
+                .find(|&s| s != c.to && !c.avoid.contains(&s)),
+            _ => None,
+        };
+        match next {
+            Some(to) => {
+                c.to = to;
+                *self.stores.calls.get_mut(call).expect("live call") = c;
+                let (_, mut ctx) = self.split(env, sys);
+                ctx.attempt(call);
+            }
+            None => {
+                self.stores.calls.remove(call);
+                let Some(msg) = self.stores.msgs.remove(c.payload) else {
+                    return;
+                };
+                let (app, mut ctx) = self.split(env, sys);
+                app.on_call_failed(&mut ctx, CallId(call), c.from, msg);
+            }
+        }
+    }
+}
+
+impl<A: RingApp> System for Hosted<A> {
+    fn kinds(&self) -> &'static [&'static str] {
+        self.app.kinds()
+    }
+
+    fn set_kind_base(&mut self, base: usize) {
+        self.kind_base = base;
+    }
+
+    fn start(&mut self, env: Env, sys: SysIx) {
+        let (app, mut ctx) = self.split(env, sys);
+        app.start(&mut ctx);
+    }
+
+    fn routed(&mut self, env: Env, sys: SysIx, at: PeerId, r: Routed) {
+        let (app, mut ctx) = self.split(env, sys);
+        app.handle_routed(&mut ctx, at, r);
+    }
+
+    fn message(&mut self, env: Env, sys: SysIx, from: PeerId, to: PeerId, e: AppEnvelope) {
+        let msg = if e.call == Handle::NONE {
+            self.stores.msgs.remove(e.payload)
+        } else {
+            // An RPC request: the caller keeps the payload for failover; acknowledge it.
+            let query = self.stores.calls.get(e.call).and_then(|c| c.query);
+            if let Some(q) = query {
+                env.ledgers[usize::from(sys)].charge(q, 1, 0);
+            }
+            env.sim.send(to, from, Msg::AppAck { sys, call: e.call });
+            self.stores.msgs.get(e.payload).cloned()
+        };
+        let Some(msg) = msg else { return };
+        let (app, mut ctx) = self.split(env, sys);
+        app.on_message(&mut ctx, from, to, msg);
+    }
+
+    fn timer(&mut self, env: Env, sys: SysIx, peer: PeerId, payload: Handle) {
+        let Some(t) = self.stores.timers.remove(payload) else {
+            return;
+        };
+        let (app, mut ctx) = self.split(env, sys);
+        app.on_timer(&mut ctx, peer, t);
+    }
+
+    fn call_ack(&mut self, env: Env, sys: SysIx, call: Handle, callee: PeerId) {
+        let Some(c) = self.stores.calls.remove(call) else {
+            return; // a late ack of a call that failed over already
+        };
+        env.sim.cancel(c.timer);
+        self.stores.msgs.remove(c.payload);
+        let (app, mut ctx) = self.split(env, sys);
+        app.on_call_acked(&mut ctx, CallId(call), callee);
+    }
+
+    fn call_timeout(&mut self, env: Env, sys: SysIx, call: Handle) {
+        let Some(c) = self.stores.calls.get_mut(call) else {
+            return;
+        };
+        c.timed_out = true;
+        let c = *c;
+        if let Some(q) = c.query {
+            env.ledgers[usize::from(sys)].charge(q, 0, 1);
+        }
+        let ring = &mut env.rings[usize::from(c.ring)];
+        ring.stats.timeouts += 1;
+        if ring.timing.learn_from_queries && ring.view.is_member(c.from) {
+            ring.forget(c.from, c.to);
+        }
+        // Like a routing hop: a request that did reach a slow callee is not sent again (its ack
+        // may still come); one that was lost at a dead callee fails over.
+        if c.lost {
+            self.fail_over(env, sys, call);
+        }
+    }
+
+    fn lost(&mut self, env: Env, sys: SysIx, e: AppEnvelope) {
+        if e.call != Handle::NONE {
+            // The caller keeps the payload; it learns of the loss by its timeout.
+            if let Some(c) = self.stores.calls.get_mut(e.call) {
+                c.lost = true;
+                if c.timed_out {
+                    self.fail_over(env, sys, e.call);
+                }
+            }
+            return;
+        }
+        let Some(msg) = self.stores.msgs.remove(e.payload) else {
+            return;
+        };
+        let (app, mut ctx) = self.split(env, sys);
+        app.on_lost(&mut ctx, msg);
+    }
+
+    fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)> {
+        self.app.metrics(rings)
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+/// Bytes of a small application message with `extra` payload bytes.
+pub const fn app_bytes(extra: u32) -> u32 {
+    HEADER_BYTES + extra
+}

@@ -1,0 +1,263 @@
+//! What crosses the simulated network and the timer queue in an overlay run: ring messages and
+//! timers (tagged with their ring), application messages and timers (tagged with their system,
+//! their payload kept in the system's own arena), and the substrate's application RPCs.
+//!
+//! Keeping these types non-generic lets several rings and several query systems of different
+//! types share one kernel.
+
+use super::arena::Handle;
+pub use super::chord::config::MAX_SUCCESSORS;
+use super::id::RingId;
+use crate::engine::TimerHandle;
+use crate::ids::PeerId;
+use crate::ledger::QueryId;
+use crate::network::Message;
+
+/// Index of a ring in an overlay run (MARQUES uses several).
+pub type RingIx = u8;
+/// Index of a query system in an overlay run (paired runs host several).
+pub type SysIx = u8;
+
+/// Bytes of headers on every message (IP + UDP + overlay header with ids).
+pub const HEADER_BYTES: u32 = 40;
+/// Bytes per routing entry carried (VID + address).
+pub const ENTRY_BYTES: u32 = 12;
+
+/// Kind names of ring messages (the substrate's RPC kinds and the apps' kinds follow).
+pub const RING_KINDS: &[&str] = &[
+    "lookup",
+    "finger",
+    "join",
+    "hop_ack",
+    "found",
+    "stabilize",
+    "successor_list",
+    "notify",
+    "check_pred",
+    "check_pred_reply",
+    "key_request",
+    "key_transfer",
+];
+/// Kind names of the substrate's own messages beyond the ring's: application RPC acks, and the
+/// graceful-leave notices.
+pub const SUBSTRATE_KINDS: &[&str] = &["app_ack", "leave"];
+/// Index of the first substrate kind.
+pub const APP_ACK_KIND: usize = RING_KINDS.len();
+/// Index of the leave-notice kind.
+pub const LEAVE_KIND: usize = RING_KINDS.len() + 1;
+/// Index of the first application kind.
+pub const FIRST_APP_KIND: usize = RING_KINDS.len() + SUBSTRATE_KINDS.len();
+
+/// Why a list of targets is being routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    /// A query of application system `sys`.
+    App { sys: SysIx, query: QueryId },
+    /// A joining peer looking for its successor.
+    Join,
+    /// Finger `i` repair.
+    Finger(u8),
+}
+
+/// One routed target: a ring position and the app's tag for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Target {
+    /// Ring position looked up.
+    pub id: RingId,
+    /// The application's reference (e.g. index of the key in its query).
+    pub tag: u32,
+    /// Set by the forwarder that found the receiver to be the responsible peer.
+    pub final_hop: bool,
+}
+
+impl Target {
+    /// A target at ring position `id` with the app's `tag`.
+    pub fn new(id: RingId, tag: u32) -> Target {
+        Target {
+            id,
+            tag,
+            final_hop: false,
+        }
+    }
+}
+
+/// A successor list carried inline in a message.
+#[derive(Clone, Copy, Debug)]
+pub struct SuccList {
+    pub(crate) len: u8,
+    pub(crate) peers: [PeerId; MAX_SUCCESSORS],
+}
+
+impl SuccList {
+    /// The peers.
+    pub fn as_slice(&self) -> &[PeerId] {
+        &self.peers[..self.len as usize]
+    }
+}
+
+/// Ring maintenance and routing messages.
+#[derive(Clone, Debug)]
+pub enum RingMsg {
+    /// A list of targets being routed; `rpc` is the forwarder's pending hop (for the ack).
+    Route {
+        list: Handle,
+        len: u32,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+        rpc: Handle,
+    },
+    /// The next hop got a routed list.
+    HopAck { rpc: Handle },
+    /// Result of a ring-internal lookup (join, finger), sent by the responsible peer.
+    Found {
+        purpose: Purpose,
+        owner: PeerId,
+        hops: u16,
+    },
+    /// Stabilisation: "send me your predecessor and successor list".
+    GetSuccs { rpc: Handle },
+    /// The answer (the list travels in the ring's side arena, so messages stay small).
+    Succs {
+        rpc: Handle,
+        pred: PeerId,
+        list: Handle,
+        len: u8,
+    },
+    /// "I might be your predecessor."
+    Notify,
+    /// "I might be your successor" (sent by a joining peer to its predecessor).
+    NotifyPred,
+    /// Predecessor liveness check.
+    Ping { rpc: Handle },
+    /// Its answer.
+    Pong { rpc: Handle },
+    /// A joined peer asks its successor for the keys it now owns.
+    KeyRequest { rpc: Handle, lo: RingId },
+    /// The keys (count and byte size; data itself stays implicit).
+    KeyData { rpc: Handle, keys: u64, bytes: u32 },
+    /// Graceful leave, to the predecessor: "your new successor is `succ`".
+    LeaveToPred { succ: PeerId },
+    /// Graceful leave, to the successor: "your new predecessor is `pred`; here are my keys".
+    LeaveToSucc { pred: PeerId, keys: u64, bytes: u32 },
+}
+
+impl RingMsg {
+    fn kind(&self) -> usize {
+        match self {
+            RingMsg::Route {
+                purpose: Purpose::App { .. },
+                ..
+            } => 0,
+            RingMsg::Route {
+                purpose: Purpose::Finger(_),
+                ..
+            } => 1,
+            RingMsg::Route {
+                purpose: Purpose::Join,
+                ..
+            } => 2,
+            RingMsg::HopAck { .. } => 3,
+            RingMsg::Found { .. } => 4,
+            RingMsg::GetSuccs { .. } => 5,
+            RingMsg::Succs { .. } => 6,
+            RingMsg::Notify | RingMsg::NotifyPred => 7,
+            RingMsg::Ping { .. } => 8,
+            RingMsg::Pong { .. } => 9,
+            RingMsg::KeyRequest { .. } => 10,
+            RingMsg::KeyData { .. } => 11,
+            RingMsg::LeaveToPred { .. } | RingMsg::LeaveToSucc { .. } => LEAVE_KIND,
+        }
+    }
+
+    fn size_bytes(&self) -> u32 {
+        match self {
+            RingMsg::Route { len, .. } => HEADER_BYTES + 16 + 12 * len,
+            RingMsg::Succs { len, .. } => HEADER_BYTES + ENTRY_BYTES * (1 + u32::from(*len)),
+            RingMsg::Found { .. } | RingMsg::LeaveToPred { .. } => HEADER_BYTES + ENTRY_BYTES,
+            RingMsg::KeyData { bytes, .. } => HEADER_BYTES + bytes,
+            RingMsg::LeaveToSucc { bytes, .. } => HEADER_BYTES + ENTRY_BYTES + bytes,
+            _ => HEADER_BYTES,
+        }
+    }
+}
+
+/// An application message on the wire: its system, its global kind and size, and where its
+/// payload waits in the system's arena.
+#[derive(Clone, Copy, Debug)]
+pub struct AppEnvelope {
+    /// The system it belongs to.
+    pub sys: SysIx,
+    /// Global kind index (counters).
+    pub kind: u16,
+    /// Size on the wire.
+    pub bytes: u32,
+    /// The payload.
+    pub payload: Handle,
+    /// The application RPC it is part of ([`Handle::NONE`] for a plain message).
+    pub call: Handle,
+}
+
+/// Everything an overlay run sends.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    /// A ring's own message.
+    Ring(RingIx, RingMsg),
+    /// An application message (plain, or the request of an application RPC).
+    App(AppEnvelope),
+    /// The substrate's acknowledgement of an application RPC request of system `sys`.
+    AppAck { sys: SysIx, call: Handle },
+}
+
+impl Message for Msg {
+    #[inline]
+    fn kind(&self) -> usize {
+        match self {
+            Msg::Ring(_, m) => m.kind(),
+            Msg::App(e) => usize::from(e.kind),
+            Msg::AppAck { .. } => APP_ACK_KIND,
+        }
+    }
+
+    #[inline]
+    fn size_bytes(&self) -> u32 {
+        match self {
+            Msg::Ring(_, m) => m.size_bytes(),
+            Msg::App(e) => e.bytes,
+            Msg::AppAck { .. } => HEADER_BYTES,
+        }
+    }
+}
+
+/// A ring's timers.
+#[derive(Clone, Copy, Debug)]
+pub enum RingTimer {
+    /// Periodic stabilisation and predecessor check.
+    Stabilize,
+    /// Periodic finger repair.
+    FixFinger,
+    /// An RPC's timeout.
+    Rpc(Handle),
+    /// Start joining (with `init = join`, or after a crash).
+    Join,
+    /// The join lookup took too long: retry.
+    JoinDeadline(u32),
+}
+
+/// Everything an overlay run schedules.
+#[derive(Clone, Copy, Debug)]
+pub enum Timer {
+    /// A ring's timer.
+    Ring(RingIx, RingTimer),
+    /// An application timer (payload in the system's arena).
+    App { sys: SysIx, payload: Handle },
+    /// An application RPC's timeout.
+    Call { sys: SysIx, call: Handle },
+}
+
+/// A handle to cancel an application timer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AppTimerHandle {
+    pub(crate) kernel: TimerHandle,
+    pub(crate) payload: Option<Handle>,
+}
