@@ -9,7 +9,6 @@ use crate::engine::{time, Time};
 use crate::ledger::Ledger;
 use crate::network::{Counters, LatencySpec, Network};
 use crate::output::QueryRecord;
-use crate::overlay::check::RingReport;
 use crate::settings::{from_table, Tables};
 use crate::sim::{run_until, Protocol, Sim};
 use crate::topology::Topology;
@@ -17,6 +16,43 @@ use crate::workload::WorkloadSpec;
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
+
+/// One query system of a run: its name, protocol, query stream, workload and settings tables.
+/// A manifest without `[[systems]]` has one, named after its protocol, drawing from the stream
+/// `workload`; each `[[systems]]` entry draws from `workload:<name>`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SystemSpec {
+    /// Name (the `system` column).
+    pub name: String,
+    /// Its protocol.
+    pub protocol: String,
+    /// Name of its random stream (arrivals, origins, per-query draws).
+    pub stream: String,
+    /// Its workload (the manifest's, with the system's overrides).
+    pub workload: WorkloadSpec,
+    /// Its protocol tables, resolved (the substrate's tables are the run's).
+    pub tables: Tables,
+}
+
+impl SystemSpec {
+    /// Reads table `name` of this system (defaults when absent).
+    pub fn settings<S: DeserializeOwned>(&self, name: &str) -> Result<S> {
+        from_table(name, self.tables.get(name))
+    }
+}
+
+/// The outcome of an invariant check a protocol ran at the end of a run (`leadsim run --check`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// What was checked.
+    pub name: &'static str,
+    /// Whether it holds.
+    pub holds: bool,
+    /// Whether it must hold in this run (e.g. ring consistency only once churn has stopped).
+    pub enforced: bool,
+    /// The measured facts.
+    pub detail: String,
+}
 
 /// Everything a protocol run is given: resolved shared settings, its own tables, and the shared,
 /// read-only inputs.
@@ -43,6 +79,8 @@ pub struct World<'a> {
     pub keys: Option<Arc<KeySet>>,
     /// The protocol tables of the manifest, resolved.
     pub tables: &'a Tables,
+    /// The query systems (at least one).
+    pub systems: &'a [SystemSpec],
 }
 
 impl World<'_> {
@@ -84,8 +122,15 @@ pub struct ProtocolOutput {
     pub events: u64,
     /// Protocol-specific per-run metrics (name, value), in a fixed order.
     pub metrics: Vec<(&'static str, f64)>,
-    /// Ring consistency at the end of the simulated duration (ring-based protocols only).
-    pub ring: Option<RingReport>,
+    /// Invariant checks the protocol ran at the end.
+    pub checks: Vec<Check>,
+}
+
+impl ProtocolOutput {
+    /// The check named `name`, if the protocol ran it.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
 }
 
 /// A protocol the driver can run: it exposes its ledger(s) and, optionally, end-of-run facts.
@@ -106,9 +151,9 @@ pub trait Driven: Protocol {
     fn metrics(&mut self) -> Vec<(&'static str, f64)> {
         Vec::new()
     }
-    /// Ring consistency at the end of the simulated duration, if the protocol runs on a ring.
-    fn ring_report(&mut self) -> Option<RingReport> {
-        None
+    /// Invariant checks at the end of the run.
+    fn checks(&mut self, _world: &World) -> Vec<Check> {
+        Vec::new()
     }
 }
 
@@ -148,6 +193,6 @@ pub fn drive<P: Driven>(
         counters: k.net().counters().clone(),
         events: k.events_processed(),
         metrics: proto.metrics(),
-        ring: proto.ring_report(),
+        checks: proto.checks(world),
     })
 }

@@ -22,6 +22,7 @@ pub mod driver;
 pub mod engine;
 pub mod experiment;
 pub mod figures;
+pub mod guide;
 pub mod ids;
 pub mod learned;
 pub mod ledger;

@@ -63,8 +63,8 @@ fn static_ring_lookups_reach_the_true_owner_in_half_log_n_hops() {
     for q in recs.iter().take(500) {
         assert_eq!(q.messages, 2 * q.hops + u32::from(q.hops > 0), "{q:?}");
     }
-    let report = r.output.ring.as_ref().unwrap();
-    assert!(report.consistent(), "{report:?}");
+    let report = r.output.check("ring consistent").unwrap();
+    assert!(report.holds, "{report:?}");
 }
 
 #[test]
@@ -139,9 +139,9 @@ query = "lookup"
         "churn must cause timeouts"
     );
     assert!(metric(&r, "ring_joins") > 50.0, "crashed hosts must rejoin");
-    let report = r.output.ring.as_ref().unwrap();
+    let report = r.output.check("ring consistent").unwrap();
     assert!(
-        report.consistent(),
+        report.holds,
         "ring not consistent 60 s after churn stopped: {report:?}"
     );
 }
@@ -175,8 +175,8 @@ warmup_s = 200
 "#;
     let r = run(text);
     assert_eq!(metric(&r, "ring_joins"), 240.0, "every peer joins once");
-    let report = r.output.ring.as_ref().unwrap();
-    assert!(report.consistent(), "{report:?}");
+    let report = r.output.check("ring consistent").unwrap();
+    assert!(report.holds, "{report:?}");
     let recs = &r.output.records[0];
     assert!(recs.len() > 300 && recs.iter().all(|q| q.outcome == Outcome::Ok));
     assert_eq!(
@@ -200,9 +200,7 @@ fn replicas_keep_keys_available_when_an_owner_is_down() {
         )
     };
     let found_share = |r: &leadsim::experiment::RunResult| {
-        let ok: Vec<_> = r
-            .output
-            .records[0]
+        let ok: Vec<_> = r.output.records[0]
             .iter()
             .filter(|q| q.outcome == Outcome::Ok)
             .collect();

@@ -139,7 +139,8 @@ fn check_flag_verifies_rings_and_refuses_ringless_protocols() {
     let (code, err) = leadsim(&["run", "ring.toml", "--check"], p);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("ring check: 60 live peers") && err.contains("OK"),
+        err.contains("ring consistent: OK; ring 0: 60 live peers")
+            && err.contains("answers from the true owner: OK"),
         "{err}"
     );
     std::fs::write(
@@ -150,7 +151,7 @@ fn check_flag_verifies_rings_and_refuses_ringless_protocols() {
     expect_error(
         &["run", "ping.toml", "--check"],
         p,
-        &["does not run on a ring"],
+        &["runs no invariant checks"],
     );
     std::fs::write(
         p.join("bad.toml"),

@@ -259,7 +259,7 @@ pub fn main() -> Result<()> {
             eprintln!(
                 "{}: {} queries, {} events in {:.2} s ({:.2} M events/s)",
                 m.label(),
-                r.output.records.len(),
+                r.output.records.iter().map(Vec::len).sum::<usize>(),
                 p.events,
                 p.wall_s,
                 p.events_per_s / 1e6
@@ -423,7 +423,10 @@ pub fn main() -> Result<()> {
             let p = r.provenance();
             println!("manifest            {}", manifest.display());
             println!("simulated           {} s", m.duration_s);
-            println!("queries             {}", r.output.records.len());
+            println!(
+                "queries             {}",
+                r.output.records.iter().map(Vec::len).sum::<usize>()
+            );
             println!("events              {}", p.events);
             println!("simulation wall     {:.2} s", p.wall_s);
             println!("events/s            {:.2} M", p.events_per_s / 1e6);

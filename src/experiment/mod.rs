@@ -95,6 +95,35 @@ pub fn run_with_inputs(
     let churn = m
         .churn
         .schedule(topology.host_count(), m.duration(), m.seed)?;
+    let t0 = Instant::now();
+    let output = with_world(m, topology, keys, churn.clone(), |w| (proto.run)(w))?;
+    Ok(RunResult {
+        manifest: m.clone(),
+        output,
+        churn,
+        wall_s: t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Builds the [`World`] of manifest `m` on the given inputs and hands it to `f` (how a protocol
+/// under development, a test or a doc example drives its own code without a registry entry).
+///
+/// ```
+/// use leadsim::{experiment, manifest::Manifest};
+/// use std::sync::Arc;
+/// let m = Manifest::parse("duration_s = 5\n[topology]\nhosts = 3\n", "doc").unwrap();
+/// let topo = Arc::new(m.topology.build(m.seed).unwrap());
+/// let churn = m.churn.schedule(3, m.duration(), m.seed).unwrap();
+/// let peers = experiment::with_world(&m, topo, None, churn, |w| Ok(w.vnodes.iter().sum::<u32>()));
+/// assert_eq!(peers.unwrap(), 30);
+/// ```
+pub fn with_world<T>(
+    m: &Manifest,
+    topology: Arc<Topology>,
+    keys: Option<Arc<KeySet>>,
+    churn: ChurnSchedule,
+    f: impl FnOnce(&World) -> Result<T>,
+) -> Result<T> {
     let world = World {
         label: m.label(),
         protocol: &m.protocol,
@@ -103,19 +132,13 @@ pub fn run_with_inputs(
         vnodes: m.overlay.vnodes_per_host(topology.host_count())?,
         topology,
         latency: m.latency.clone(),
-        churn: churn.clone(),
+        churn,
         workload: &m.workload,
         keys,
         tables: &m.tables,
+        systems: &m.systems,
     };
-    let t0 = Instant::now();
-    let output = (proto.run)(&world)?;
-    Ok(RunResult {
-        manifest: m.clone(),
-        output,
-        churn,
-        wall_s: t0.elapsed().as_secs_f64(),
-    })
+    f(&world)
 }
 
 impl RunResult {
@@ -276,55 +299,34 @@ impl RunResult {
     }
 }
 
-/// Stabilisation periods of calm after churn stops before `--check` requires a consistent ring.
-pub const CHECK_CALM_PERIODS: u64 = 30;
-
-/// Checks ring invariants of a finished run (`leadsim run --check`). Returns the report; fails
-/// when the ring should have converged (no churn, or churn stopped at least
-/// [`CHECK_CALM_PERIODS`] stabilisation periods before the end) but has not, or when a run
-/// without churn answered any lookup from a peer that was not the true owner.
+/// Reports the protocol's invariant checks of a finished run (`leadsim run --check`): fails when
+/// an enforced check does not hold (e.g. ring consistency once churn was off or had stopped long
+/// enough, or answers from wrong owners on a static ring).
 pub fn check_invariants(r: &RunResult) -> Result<String> {
-    let m = &r.manifest;
-    let Some(report) = &r.output.ring else {
+    let checks = &r.output.checks;
+    if checks.is_empty() {
         anyhow::bail!(
-            "--check: protocol \"{}\" does not run on a ring; nothing to check",
-            m.protocol
+            "--check: protocol \"{}\" runs no invariant checks; nothing to check",
+            r.manifest.protocol
         );
-    };
-    let chord: crate::overlay::ChordConfig = m.settings("chord")?;
-    let stabilize = chord.timing()?.stabilize;
-    let churn_free = m.churn.model == crate::churn::ChurnModel::None;
-    let calm = churn_free
-        || m.churn.stop_s.is_some_and(|s| {
-            crate::engine::time::from_secs_f64(s) + CHECK_CALM_PERIODS * stabilize <= m.duration()
-        });
-    let wrong_owner = r
-        .output
-        .metrics
-        .iter()
-        .find(|(n, _)| *n == "wrong_owner_share")
-        .map(|(_, v)| *v)
-        .unwrap_or(0.0);
-    let text = format!(
-        "ring check: {} live peers, {} unjoined, {} wrong successors, {} wrong predecessors, \
-         {} with dead successor-list entries; wrong-owner share {wrong_owner:.6}",
-        report.live,
-        report.unjoined,
-        report.wrong_successor,
-        report.wrong_predecessor,
-        report.dead_in_successor_list
-    );
-    if calm && !report.consistent() {
-        anyhow::bail!("{text}\nthe ring is not consistent although churn was off or had stopped");
     }
-    if churn_free && chord.init == crate::overlay::RingInit::Converged && wrong_owner > 0.0 {
-        anyhow::bail!("{text}\nlookups reached wrong owners on a static converged ring");
+    let mut text = String::new();
+    let mut failed = false;
+    for c in checks {
+        let verdict = match (c.holds, c.enforced) {
+            (true, _) => "OK",
+            (false, true) => {
+                failed = true;
+                "FAILED"
+            }
+            (false, false) => "not enforced (churn active)",
+        };
+        let _ = writeln!(text, "{}: {verdict}; {}", c.name, c.detail);
     }
-    Ok(if calm {
-        format!("{text}: OK")
-    } else {
-        format!("{text} (churn active: not enforced)")
-    })
+    if failed {
+        anyhow::bail!("{text}an invariant that must hold in this run does not");
+    }
+    Ok(text.trim_end().to_string())
 }
 
 /// Fixed-precision float for CSVs (stable bytes; NaN as empty).

@@ -59,6 +59,11 @@ pub trait RingApp: Sized + 'static {
     fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
         Vec::new()
     }
+    /// Its invariant checks at the end of the run; `static_ring` = no churn and a converged
+    /// start, where every answer must come from the true owner.
+    fn checks(&self, _rings: &[Ring], _static_ring: bool) -> Vec<crate::driver::Check> {
+        Vec::new()
+    }
     /// Hands what routing produced at `at` to [`RingApp::on_deliver`] / [`RingApp::on_route_failed`].
     fn handle_routed(&mut self, ctx: &mut Ctx<Self>, at: PeerId, r: Routed) {
         if let Some(d) = r.delivered {
@@ -405,6 +410,7 @@ pub(crate) trait System {
     fn call_timeout(&mut self, env: Env, sys: SysIx, call: Handle);
     fn lost(&mut self, env: Env, sys: SysIx, e: AppEnvelope);
     fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)>;
+    fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<crate::driver::Check>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
@@ -567,6 +573,10 @@ impl<A: RingApp> System for Hosted<A> {
 
     fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)> {
         self.app.metrics(rings)
+    }
+
+    fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<crate::driver::Check> {
+        self.app.checks(rings, static_ring)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

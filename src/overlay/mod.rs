@@ -14,10 +14,11 @@ pub mod arena;
 pub mod check;
 pub mod chord;
 pub mod id;
+pub mod run;
 pub mod view;
 pub mod wire;
 
-use crate::driver::Driven;
+use crate::driver::{Check, Driven, World};
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
 use crate::sim::Protocol;
@@ -274,7 +275,41 @@ impl Driven for Overlay {
         m
     }
 
-    fn ring_report(&mut self) -> Option<RingReport> {
-        self.reports.first().cloned()
+    fn checks(&mut self, world: &World) -> Vec<Check> {
+        // Churn-free, or the last transition lies CHECK_CALM_PERIODS stabilisations before the end.
+        let last = (0..world.churn.hosts() as HostId)
+            .filter_map(|h| world.churn.transitions(h).last().copied())
+            .max();
+        let mut out = Vec::new();
+        for (ring, report) in self.rings.iter().zip(&self.reports) {
+            let calm = last
+                .is_none_or(|t| t + CHECK_CALM_PERIODS * ring.timing.stabilize <= world.duration);
+            out.push(Check {
+                name: "ring consistent",
+                holds: report.consistent(),
+                enforced: calm,
+                detail: format!(
+                    "ring {}: {} live peers, {} unjoined, {} wrong successors, {} wrong predecessors, {} with dead successor-list entries",
+                    ring.id,
+                    report.live,
+                    report.unjoined,
+                    report.wrong_successor,
+                    report.wrong_predecessor,
+                    report.dead_in_successor_list
+                ),
+            });
+        }
+        let static_ring = last.is_none()
+            && self
+                .rings
+                .iter()
+                .all(|r| r.timing.init == RingInit::Converged);
+        for s in &self.systems {
+            out.extend(s.checks(&self.rings, static_ring));
+        }
+        out
     }
 }
+
+/// Stabilisation periods of calm after churn stops before ring consistency is enforced.
+pub const CHECK_CALM_PERIODS: u64 = 30;

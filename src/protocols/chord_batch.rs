@@ -10,19 +10,16 @@
 //! (`workload.query = "lookup"`) is a range of one key.
 
 use crate::data::KeySet;
-use crate::driver::{drive, ProtocolOutput, World};
+use crate::driver::{Check, SystemSpec, World};
 use crate::engine::Time;
 use crate::ids::PeerId;
 use crate::ledger::{QueryId, QueryStream};
 use crate::network::Message;
 use crate::output::Outcome;
 use crate::overlay::app::app_bytes;
-use crate::overlay::chord::ArcKeys;
 use crate::overlay::id::key_hash;
-use crate::overlay::view::GlobalView;
-use crate::overlay::{
-    AppTimerHandle, ChordConfig, Ctx, Delivery, Overlay, Ring, RingApp, RingIx, Target,
-};
+use crate::overlay::run::SystemParts;
+use crate::overlay::{AppTimerHandle, Ctx, Delivery, Overlay, Ring, RingApp, RingIx, Target};
 use crate::settings::{KeyDoc, Settings, TableDef};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
@@ -292,6 +289,18 @@ impl RingApp for ChordBatch {
         )]
     }
 
+    fn checks(&self, _rings: &[Ring], static_ring: bool) -> Vec<Check> {
+        vec![Check {
+            name: "answers from the true owner",
+            holds: self.wrong_owner == 0,
+            enforced: static_ring,
+            detail: format!(
+                "{} of {} targets answered by a peer that was not the true live owner",
+                self.wrong_owner, self.answered
+            ),
+        }]
+    }
+
     fn start(&mut self, ctx: &mut Ctx<Self>) {
         let first = self.stream.first();
         ctx.set_global_timer(first, AppTimer::Issue);
@@ -335,25 +344,19 @@ impl RingApp for ChordBatch {
     }
 }
 
-/// Runs Chord-batch as described by `world`.
-pub fn run(world: &World) -> Result<ProtocolOutput> {
-    let cfg: ChordBatchConfig = world.settings("chord_batch")?;
-    let timing = world.settings::<ChordConfig>("chord")?.timing()?;
+/// Adds one Chord-batch system (settings and workload of `spec`) to a ring run.
+pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
+    let cfg: ChordBatchConfig = spec.settings("chord_batch")?;
+    let timing = overlay.rings[usize::from(RING)].timing;
     let keys = world.keys("chord-batch")?;
-    let (kind, range) = world.workload.query_shape()?;
+    let (kind, range) = spec.workload.query_shape()?;
     if range > keys.len() {
         bail!(
             "workload.range_keys = {range} exceeds the dataset's {} keys",
             keys.len()
         );
     }
-    let view = GlobalView::new(&world.vnodes);
     let total = keys.len() as f64;
-    // Random hashing: the keys in an arc are its share of the ring (expected count).
-    let arc_keys: ArcKeys = Box::new(move |lo, hi| {
-        (total * (hi.wrapping_sub(lo) as f64 / 18_446_744_073_709_551_616.0)) as u64
-    });
-    let ring = Ring::new(RING, view, timing, world.seed, arc_keys);
     let app = ChordBatch {
         keys,
         kind,
@@ -362,8 +365,8 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
         mode: cfg.mode,
         stream: QueryStream::new(
             world.seed,
-            "workload",
-            world.workload.arrivals()?,
+            &spec.stream,
+            spec.workload.arrivals()?,
             world.duration,
         ),
         max_lookup: timing.max_lookup,
@@ -371,9 +374,12 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
         wrong_owner: 0,
         answered: 0,
     };
-    let mut overlay = Overlay::new(vec![ring]);
-    overlay.add_system(world.protocol, app);
-    let kinds = overlay.kind_names();
-    let drain = timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64);
-    drive(world, &mut overlay, kinds, drain)
+    overlay.add_system(&spec.name, app);
+    Ok(SystemParts {
+        // Random hashing: the keys in an arc are its share of the ring (expected count).
+        arc_keys: Box::new(move |lo, hi| {
+            (total * (hi.wrapping_sub(lo) as f64 / 18_446_744_073_709_551_616.0)) as u64
+        }),
+        drain: timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64),
+    })
 }

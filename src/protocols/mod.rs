@@ -9,6 +9,7 @@ pub mod chord_batch;
 pub mod ping;
 
 use crate::driver::{ProtocolOutput, World};
+use crate::overlay::run::AddSystemFn;
 use crate::settings::TableDef;
 use anyhow::{bail, Result};
 use std::fmt::Write as _;
@@ -24,17 +25,40 @@ pub struct ProtocolEntry {
     pub about: &'static str,
     /// Whether it needs the `[dataset]` keys and issues data queries (`workload.query`).
     pub needs_dataset: bool,
-    /// The settings tables it accepts (its own and its substrate's, e.g. `[chord]`).
+    /// Its own settings tables (per system in a run with `[[systems]]`).
     pub tables: &'static [TableDef],
-    /// Entry point.
+    /// The tables of the substrate it runs on (shared by every system of a run), e.g. `[chord]`.
+    pub substrate: &'static [TableDef],
+    /// Entry point of a run.
     pub run: RunFn,
+    /// How to add one system of this protocol to a ring run (protocols that can share a ring).
+    pub add_system: Option<AddSystemFn>,
 }
 
 impl ProtocolEntry {
     /// Whether it runs on the Chord ring (accepts `[chord]`).
     pub fn uses_ring(&self) -> bool {
-        self.tables.iter().any(|t| t.name == "chord")
+        self.substrate.iter().any(|t| t.name == "chord")
     }
+
+    /// Its own tables, then its substrate's.
+    pub fn all_tables(&self) -> impl Iterator<Item = &'static TableDef> {
+        self.tables.iter().chain(self.substrate)
+    }
+}
+
+/// The run of every protocol on the Chord ring: one ring, each of the run's systems added by its
+/// protocol's [`ProtocolEntry::add_system`].
+fn run_ring(world: &World) -> Result<ProtocolOutput> {
+    let mut systems = Vec::new();
+    for s in world.systems {
+        let entry = find(&s.protocol)?;
+        let Some(add) = entry.add_system else {
+            bail!("protocol \"{}\" cannot run on a shared ring", s.protocol);
+        };
+        systems.push((add, s));
+    }
+    crate::overlay::run::run_systems(world, &systems)
 }
 
 /// Every protocol leadsim can simulate.
@@ -44,14 +68,18 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         about: "built-in workload: random peers ping random peers under churn (exercises engine, network, churn, output)",
         needs_dataset: false,
         tables: &[ping::TABLE],
+        substrate: &[],
         run: ping::run,
+        add_system: None,
     },
     ProtocolEntry {
         name: "chord-batch",
         about: "Chord with random key hashing; a range is fetched as consecutive batches of point lookups (the paper's baseline)",
         needs_dataset: true,
-        tables: &[crate::overlay::chord::config::TABLE, chord_batch::TABLE],
-        run: chord_batch::run,
+        tables: &[chord_batch::TABLE],
+        substrate: &[crate::overlay::chord::config::TABLE],
+        run: run_ring,
+        add_system: Some(chord_batch::add_system),
     },
 ];
 
@@ -74,7 +102,7 @@ pub fn find(name: &str) -> Result<&'static ProtocolEntry> {
 pub fn all_tables() -> Vec<&'static TableDef> {
     let mut v: Vec<&'static TableDef> = Vec::new();
     for p in REGISTRY {
-        for t in p.tables {
+        for t in p.substrate.iter().chain(p.tables) {
             if !v.iter().any(|x| x.name == t.name) {
                 v.push(t);
             }
@@ -87,7 +115,7 @@ pub fn all_tables() -> Vec<&'static TableDef> {
 pub fn owners_of(name: &str) -> Vec<&'static str> {
     REGISTRY
         .iter()
-        .filter(|p| p.tables.iter().any(|t| t.name == name))
+        .filter(|p| p.all_tables().any(|t| t.name == name))
         .map(|p| p.name)
         .collect()
 }
@@ -111,7 +139,7 @@ pub fn describe() -> String {
                 "  needs [dataset]; issues workload.query = range | lookup"
             );
         }
-        for t in p.tables {
+        for t in p.substrate.iter().chain(p.tables) {
             let d = (t.defaults)();
             let _ = writeln!(out, "  [{}]  {}", t.name, t.about);
             for k in t.keys {

@@ -176,6 +176,11 @@ impl Ring {
         self.join_attempt.resize(n, 0);
     }
 
+    /// Replaces the function giving the keys stored in an arc (key-transfer sizes).
+    pub fn set_arc_keys(&mut self, f: ArcKeys) {
+        self.arc_keys = f;
+    }
+
     /// The member index of peer `p`.
     #[inline]
     fn ix(&self, p: PeerId) -> usize {

@@ -1,8 +1,11 @@
 //! Experiment manifests: one TOML file describing one run. Every key has a default (the paper
 //! profile), unknown keys are rejected, and every error names the file, the key and its line.
 
+mod systems;
+
 use crate::churn::ChurnSpec;
 use crate::data::DatasetSpec;
+use crate::driver::SystemSpec;
 use crate::engine::{time, Time};
 use crate::network::{LatencySpec, OverlaySpec};
 use crate::settings::Tables;
@@ -91,6 +94,10 @@ pub struct Manifest {
     /// The protocol's settings tables, resolved (every default written out), by table name.
     #[serde(skip)]
     pub tables: Tables,
+    /// The run's query systems, resolved: the `[[systems]]` entries, or one system running the
+    /// manifest's protocol (see [`systems`]).
+    #[serde(skip)]
+    pub systems: Vec<SystemSpec>,
 }
 
 fn default_seed() -> u64 {
@@ -115,7 +122,7 @@ pub const SHARED_SECTIONS: &[&str] = &[
 ];
 
 /// The shared top-level keys.
-const TOP_KEYS: &[&str] = &["name", "seed", "duration_s", "protocol"];
+const TOP_KEYS: &[&str] = &["name", "seed", "duration_s", "protocol", "systems"];
 
 /// Sections whose keys may be named in errors (for line lookup): shared and protocol tables.
 fn sections() -> Vec<&'static str> {
@@ -152,7 +159,10 @@ impl Manifest {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             anyhow::anyhow!("{origin}:{line}:{col}: {}", e.message())
         })?;
-        m.tables = Self::protocol_tables(&m.protocol, text, origin)?;
+        let top: toml::Table =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        m.tables = Self::protocol_tables(&m.protocol, &top, text, origin)?;
+        m.systems = systems::resolve(&m, &top, text, origin)?;
         m.validate().map_err(|e| {
             let msg = format!("{e:#}");
             match key_line(text, &msg) {
@@ -164,9 +174,12 @@ impl Manifest {
     }
 
     /// Checks the top-level keys and reads the protocol's tables (resolved, validated).
-    fn protocol_tables(protocol: &str, text: &str, origin: &str) -> Result<Tables> {
-        let top: toml::Table =
-            toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+    fn protocol_tables(
+        protocol: &str,
+        top: &toml::Table,
+        text: &str,
+        origin: &str,
+    ) -> Result<Tables> {
         let proto = crate::protocols::find(protocol).map_err(|e| {
             anyhow::anyhow!("{origin}:{}: protocol: {e}", top_line(text, "protocol"))
         })?;
@@ -175,7 +188,7 @@ impl Manifest {
                 continue;
             }
             let line = top_line(text, key);
-            if proto.tables.iter().any(|t| t.name == key) {
+            if proto.all_tables().any(|t| t.name == key) {
                 continue;
             }
             let owners = crate::protocols::owners_of(key);
@@ -193,7 +206,7 @@ impl Manifest {
             );
         }
         let mut tables = Tables::new();
-        for t in proto.tables {
+        for t in proto.all_tables() {
             let resolved = (t.resolve)(text, t.name).map_err(|e| {
                 if e.line > 0 {
                     anyhow::anyhow!("{origin}:{}:{}: {}", e.line, e.col, e.message)
@@ -236,12 +249,17 @@ impl Manifest {
             );
         }
         let proto = crate::protocols::find(&self.protocol)?;
+        let needs_dataset = proto.needs_dataset
+            || self
+                .systems
+                .iter()
+                .any(|s| crate::protocols::find(&s.protocol).is_ok_and(|p| p.needs_dataset));
         self.topology.validate()?;
         self.overlay.vnodes_per_host(self.topology.hosts)?;
         self.churn.validate()?;
         self.workload.arrivals()?;
         if let Some(d) = &self.dataset {
-            if !proto.needs_dataset {
+            if !needs_dataset {
                 bail!(
                     "dataset: protocol \"{}\" stores no keys; remove the [dataset] table",
                     self.protocol
@@ -249,7 +267,7 @@ impl Manifest {
             }
             d.validate()?;
         }
-        if proto.needs_dataset {
+        if needs_dataset {
             self.workload.query_shape()?;
         } else if self.workload.query.is_some() || self.workload.range_keys.is_some() {
             bail!("workload.query: protocol \"{}\" issues no data queries; remove workload.query / range_keys", self.protocol);
@@ -276,6 +294,9 @@ impl Manifest {
         let sweep = t.remove("sweep");
         for (name, table) in &self.tables {
             t.insert(name.clone(), toml::Value::Table(table.clone()));
+        }
+        if let Some(v) = systems::to_value(&self.systems) {
+            t.insert("systems".into(), v);
         }
         if let Some(s) = sweep {
             t.insert("sweep".into(), s);

@@ -1,0 +1,515 @@
+//! The ring application API: RPC with failover and successor walks under churn (every leg charged
+//! to its query), graceful leave (no key lost, ring consistent), and paired runs (a system's
+//! records on a shared ring equal the same system run alone).
+
+use leadsim::driver::{drive, ProtocolOutput, World};
+use leadsim::experiment::{self, run_manifest};
+use leadsim::ids::PeerId;
+use leadsim::ledger::{QueryId, QueryStream};
+use leadsim::manifest::Manifest;
+use leadsim::network::Message;
+use leadsim::output::Outcome;
+use leadsim::overlay::chord::{ArcKeys, ChordConfig};
+use leadsim::overlay::id::RingId;
+use leadsim::overlay::view::GlobalView;
+use leadsim::overlay::{Ctx, Delivery, Overlay, Ring, RingApp};
+use std::sync::Arc;
+
+/// Runs `app` alone on one ring built from manifest `text`.
+fn run_app<A: RingApp>(
+    text: &str,
+    arc_keys: ArcKeys,
+    app: impl FnOnce(&World) -> A,
+) -> ProtocolOutput {
+    let m = Manifest::parse(text, "test.toml").unwrap();
+    let topo = Arc::new(m.topology.build(m.seed).unwrap());
+    let churn = m
+        .churn
+        .schedule(topo.host_count(), m.duration(), m.seed)
+        .unwrap();
+    experiment::with_world(&m, topo, None, churn, |w| {
+        let timing = w.settings::<ChordConfig>("chord")?.timing()?;
+        let ring = Ring::new(0, GlobalView::new(&w.vnodes), timing, w.seed, arc_keys);
+        let mut overlay = Overlay::new(vec![ring]);
+        overlay.add_system("test", app(w));
+        let kinds = overlay.kind_names();
+        drive(w, &mut overlay, kinds, 60_000_000)
+    })
+    .unwrap()
+}
+
+fn stream(w: &World) -> QueryStream {
+    QueryStream::new(
+        w.seed,
+        "workload",
+        w.workload.arrivals().unwrap(),
+        w.duration,
+    )
+}
+
+// ---------------------------------------------------------------- successor walks under churn
+
+const STEPS: u8 = 5;
+
+#[derive(Clone, Debug)]
+enum WalkMsg {
+    Step {
+        q: QueryId,
+        left: u8,
+        origin: PeerId,
+        /// The sender's first successor when it sent the step (a different receiver = failover).
+        first: PeerId,
+    },
+    Done {
+        q: QueryId,
+    },
+}
+
+impl Message for WalkMsg {
+    fn kind(&self) -> usize {
+        matches!(self, WalkMsg::Done { .. }) as usize
+    }
+    fn size_bytes(&self) -> u32 {
+        48
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum WalkTimer {
+    Issue,
+    Deadline(QueryId),
+}
+
+struct Walker {
+    stream: QueryStream,
+    failovers: u64,
+    failover_to_true_successor: u64,
+}
+
+impl Walker {
+    fn step(&mut self, ctx: &mut Ctx<Self>, from: PeerId, q: QueryId, left: u8, origin: PeerId) {
+        let Some(&first) = ctx.successors(0, from).first() else {
+            return;
+        };
+        let msg = WalkMsg::Step {
+            q,
+            left,
+            origin,
+            first,
+        };
+        ctx.walk(0, from, msg, Some(q));
+    }
+}
+
+impl RingApp for Walker {
+    type Msg = WalkMsg;
+    type Timer = WalkTimer;
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["walk", "done"]
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        let t = self.stream.first();
+        ctx.set_global_timer(t, WalkTimer::Issue);
+    }
+
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, _at: PeerId, d: Delivery) {
+        ctx.ring_mut(d.ring).free_list(d.list);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _peer: PeerId, t: WalkTimer) {
+        match t {
+            WalkTimer::Issue => {
+                if let Some(gap) = self.stream.next_gap(ctx.now()) {
+                    ctx.set_global_timer(gap, WalkTimer::Issue);
+                }
+                let Some(origin) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
+                    return;
+                };
+                let q = ctx.open_query(origin, "walk", 0);
+                ctx.set_timer(origin, 30_000_000, WalkTimer::Deadline(q));
+                self.step(ctx, origin, q, STEPS, origin);
+            }
+            WalkTimer::Deadline(q) => {
+                let now = ctx.now();
+                ctx.ledger().close(q, now, Outcome::Failed);
+            }
+        }
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: PeerId, to: PeerId, m: WalkMsg) {
+        match m {
+            WalkMsg::Step {
+                q,
+                left,
+                origin,
+                first,
+            } => {
+                if to != first {
+                    self.failovers += 1;
+                    let mut truth = Vec::new();
+                    ctx.ring(0).view.live_successors_of(from, 1, &mut truth);
+                    if truth.first() == Some(&to) {
+                        self.failover_to_true_successor += 1;
+                    }
+                }
+                if left == 1 {
+                    ctx.send(to, origin, WalkMsg::Done { q }, Some(q));
+                } else {
+                    self.step(ctx, to, q, left - 1, origin);
+                }
+            }
+            WalkMsg::Done { q } => {
+                let now = ctx.now();
+                ctx.ledger().close(q, now, Outcome::Ok);
+            }
+        }
+    }
+}
+
+#[test]
+fn walks_fail_over_to_the_next_live_successor_and_every_leg_is_charged() {
+    // Heavy churn on a Euclidean topology (every RTT well below the 1 s RPC timeout cap, so a
+    // timeout always means a lost request).
+    let text = r#"
+seed = 4
+duration_s = 600
+[topology]
+kind = "euclidean"
+hosts = 60
+[overlay]
+vnodes = 4
+[churn]
+model = "uniform"
+lifetime_mean_s = 120
+downtime_mean_s = 40
+[workload]
+queries_per_s = 20
+warmup_s = 10
+"#;
+    let out = run_app(text, Box::new(|_, _| 0), |w| Walker {
+        stream: stream(w),
+        failovers: 0,
+        failover_to_true_successor: 0,
+    });
+    let recs = &out.records[0];
+    let ok: Vec<_> = recs.iter().filter(|r| r.outcome == Outcome::Ok).collect();
+    assert!(ok.len() > 5_000, "{} walks ok of {}", ok.len(), recs.len());
+    let with_timeouts = ok.iter().filter(|r| r.timeouts > 0).count();
+    eprintln!(
+        "walks: {} ok of {}, {with_timeouts} with timeouts",
+        ok.len(),
+        recs.len()
+    );
+    assert!(with_timeouts > 50, "timeouts must happen: {with_timeouts}");
+    // Each step is one request + one ack, each lost request one more attempt and one timeout,
+    // plus the reply: nothing is sent for a query without being charged to it.
+    for r in &ok {
+        assert_eq!(
+            r.messages,
+            2 * u32::from(STEPS) + r.timeouts + 1,
+            "legs of {r:?}"
+        );
+    }
+    let acks = out.kinds.iter().position(|k| k == "app_ack").unwrap();
+    assert!(out.counters.sent[acks] > 0);
+}
+
+#[test]
+fn failover_reaches_the_true_live_successor() {
+    let text = r#"
+seed = 9
+duration_s = 400
+[topology]
+kind = "euclidean"
+hosts = 60
+[overlay]
+vnodes = 4
+[churn]
+model = "uniform"
+lifetime_mean_s = 120
+downtime_mean_s = 40
+[workload]
+queries_per_s = 20
+warmup_s = 10
+"#;
+    let m = Manifest::parse(text, "t").unwrap();
+    let topo = Arc::new(m.topology.build(m.seed).unwrap());
+    let churn = m.churn.schedule(60, m.duration(), m.seed).unwrap();
+    let (failovers, right) = experiment::with_world(&m, topo, None, churn, |w| {
+        let timing = w.settings::<ChordConfig>("chord")?.timing()?;
+        let ring = Ring::new(
+            0,
+            GlobalView::new(&w.vnodes),
+            timing,
+            w.seed,
+            Box::new(|_, _| 0),
+        );
+        let mut overlay = Overlay::new(vec![ring]);
+        let sys = overlay.add_system(
+            "walk",
+            Walker {
+                stream: stream(w),
+                failovers: 0,
+                failover_to_true_successor: 0,
+            },
+        );
+        let kinds = overlay.kind_names();
+        drive(w, &mut overlay, kinds, 60_000_000)?;
+        let app = overlay.app::<Walker>(sys).unwrap();
+        Ok((app.failovers, app.failover_to_true_successor))
+    })
+    .unwrap();
+    eprintln!("failovers: {failovers}, to the true live successor: {right}");
+    assert!(failovers > 50, "{failovers} failovers");
+    assert!(
+        right as f64 >= 0.9 * failovers as f64,
+        "{right} of {failovers} failovers reached the true live successor"
+    );
+}
+
+// ---------------------------------------------------------------- graceful leave
+
+struct Leaver {
+    stream: QueryStream,
+    keys: Arc<Vec<RingId>>,
+    leavers: Vec<PeerId>,
+    expected_transfer_keys: u64,
+    delivered: u64,
+    at_true_owner: u64,
+}
+
+fn keys_in(keys: &[RingId], lo: RingId, hi: RingId) -> u64 {
+    let below = |x: RingId| keys.partition_point(|&k| k <= x) as u64;
+    if lo < hi {
+        below(hi) - below(lo)
+    } else {
+        keys.len() as u64 - below(lo) + below(hi)
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum LeaveTimer {
+    Leave,
+    Issue,
+}
+
+impl RingApp for Leaver {
+    type Msg = WalkMsg;
+    type Timer = LeaveTimer;
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["unused"]
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.set_global_timer(10_000_000, LeaveTimer::Leave);
+        ctx.set_global_timer(20_000_000, LeaveTimer::Issue);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _: PeerId, t: LeaveTimer) {
+        match t {
+            LeaveTimer::Leave => {
+                // Every 7th peer in ring order leaves (never two neighbours).
+                let order: Vec<PeerId> = ctx.ring(0).view.all().iter().map(|&(_, p)| p).collect();
+                for &p in order.iter().step_by(7) {
+                    let view = &ctx.ring(0).view;
+                    let pred = view.live_predecessor_of(p).unwrap();
+                    self.expected_transfer_keys += keys_in(&self.keys, view.vid(pred), view.vid(p));
+                    self.leavers.push(p);
+                    ctx.leave(0, p);
+                }
+            }
+            LeaveTimer::Issue => {
+                if let Some(gap) = self.stream.next_gap(ctx.now()) {
+                    ctx.set_global_timer(gap, LeaveTimer::Issue);
+                }
+                let Some(origin) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
+                    return;
+                };
+                let key = self.keys[self.stream.rng.below(self.keys.len() as u64) as usize];
+                let q = ctx.open_query(origin, "lookup", 1);
+                let r = ctx.lookup(0, origin, key, 0, q);
+                self.handle_routed(ctx, origin, r);
+            }
+        }
+    }
+
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        let ring = ctx.ring(d.ring);
+        let id = ring.list(d.list)[0].id;
+        self.delivered += 1;
+        if ring.view.owner(id) == Some(at) && ring.view.is_member(at) {
+            self.at_true_owner += 1;
+        }
+        ctx.ring_mut(d.ring).free_list(d.list);
+        let now = ctx.now();
+        ctx.ledger().add_returned(d.query, 1);
+        ctx.ledger().close(d.query, now, Outcome::Ok);
+    }
+
+    fn on_message(&mut self, _: &mut Ctx<Self>, _: PeerId, _: PeerId, _: WalkMsg) {}
+}
+
+#[test]
+fn graceful_leave_hands_over_every_key_and_keeps_the_ring_consistent() {
+    let text = r#"
+seed = 2
+duration_s = 90
+[topology]
+hosts = 50
+[overlay]
+vnodes = 4
+[churn]
+model = "none"
+[workload]
+queries_per_s = 50
+"#;
+    let mut rng = leadsim::rng::SimRng::stream(5, "keys");
+    let mut keys: Vec<RingId> = (0..100_000).map(|_| rng.next_u64()).collect();
+    keys.sort_unstable();
+    let keys = Arc::new(keys);
+    let k2 = keys.clone();
+    let m = Manifest::parse(text, "t").unwrap();
+    let topo = Arc::new(m.topology.build(m.seed).unwrap());
+    let churn = m.churn.schedule(50, m.duration(), m.seed).unwrap();
+    let (out, leavers, expected, delivered, right) =
+        experiment::with_world(&m, topo, None, churn, |w| {
+            let timing = w.settings::<ChordConfig>("chord")?.timing()?;
+            let arc: ArcKeys = Box::new(move |lo, hi| keys_in(&k2, lo, hi));
+            let ring = Ring::new(0, GlobalView::new(&w.vnodes), timing, w.seed, arc);
+            let mut overlay = Overlay::new(vec![ring]);
+            let sys = overlay.add_system(
+                "leave",
+                Leaver {
+                    stream: stream(w),
+                    keys: keys.clone(),
+                    leavers: Vec::new(),
+                    expected_transfer_keys: 0,
+                    delivered: 0,
+                    at_true_owner: 0,
+                },
+            );
+            let kinds = overlay.kind_names();
+            let out = drive(w, &mut overlay, kinds, 10_000_000)?;
+            let a = overlay.app::<Leaver>(sys).unwrap();
+            Ok((
+                out,
+                a.leavers.clone(),
+                a.expected_transfer_keys,
+                a.delivered,
+                a.at_true_owner,
+            ))
+        })
+        .unwrap();
+    assert_eq!(leavers.len(), 200usize.div_ceil(7));
+    // Every key of a departed arc went to the successor: one transfer per leaver, carrying the
+    // arc's keys (16 bytes each: key and value), plus one notice to the predecessor.
+    let leave = out.kinds.iter().position(|k| k == "leave").unwrap();
+    assert_eq!(out.counters.sent[leave], 2 * leavers.len() as u64);
+    let header = 40 + 12;
+    assert_eq!(
+        out.counters.bytes[leave],
+        2 * header * leavers.len() as u64 + 16 * expected
+    );
+    eprintln!("{} leavers handed over {expected} keys", leavers.len());
+    assert!(expected > 10_000, "{expected} keys handed over");
+    // Afterwards every lookup reaches the key's owner on the new ring, and the ring is consistent.
+    let recs = &out.records[0];
+    assert!(recs.len() > 3_000);
+    assert!(recs.iter().all(|r| r.outcome == Outcome::Ok));
+    assert_eq!(
+        delivered, right,
+        "lookups answered by a peer that does not own the key"
+    );
+    let c = out.check("ring consistent").unwrap();
+    assert!(c.holds, "{}", c.detail);
+    assert!(
+        c.detail
+            .contains(&format!("{} live peers", 200 - leavers.len())),
+        "{}",
+        c.detail
+    );
+}
+
+// ---------------------------------------------------------------- paired runs
+
+const PAIRED: &str = r#"
+seed = 7
+duration_s = 400
+protocol = "chord-batch"
+[topology]
+hosts = 60
+[overlay]
+vnodes = 4
+[churn]
+model = "exponential"
+lifetime_mean_s = 200
+downtime_mean_s = 50
+[chord]
+learn_from_queries = false
+[dataset]
+name = "osmc64-like"
+keys = 100000
+cache = false
+[workload]
+queries_per_s = 0.5
+range_keys = 700
+[[systems]]
+name = "B100"
+chord_batch = { batch_size = 100 }
+"#;
+
+#[test]
+fn a_system_on_a_shared_ring_behaves_exactly_as_alone() {
+    let second = "[[systems]]\nname = \"B1000\"\nchord_batch = { batch_size = 1000, mode = \"parallel\" }\nworkload = { range_keys = 3000, queries_per_s = 2 }\n";
+    let alone = run_manifest(&Manifest::parse(PAIRED, "alone").unwrap()).unwrap();
+    let paired =
+        run_manifest(&Manifest::parse(&format!("{PAIRED}{second}"), "paired").unwrap()).unwrap();
+    assert_eq!(paired.output.systems, vec!["B100", "B1000"]);
+    let a = &alone.output.records[0];
+    assert!(
+        a.iter().any(|r| r.timeouts > 0),
+        "churn must cause timeouts"
+    );
+    assert!(paired.output.records[1].len() > 500);
+    assert_eq!(
+        a, &paired.output.records[0],
+        "B100's records changed by B1000's presence"
+    );
+    // The run-wide counters do see both systems.
+    assert!(paired.output.counters.total_sent() > alone.output.counters.total_sent());
+    // CSVs: a system column, one summary row per system.
+    let summary = String::from_utf8(paired.summary_csv()).unwrap();
+    assert_eq!(summary.lines().count(), 3);
+    assert!(summary.lines().nth(2).unwrap().contains(",B1000,"));
+}
+
+#[test]
+fn bad_systems_are_explained() {
+    for (extra, want) in [
+        ("[[systems]]\nname = \"B100\"\n", "used twice"),
+        (
+            "[[systems]]\nname = \"x\"\nchord = { successors = 3 }\n",
+            "substrate shared",
+        ),
+        (
+            "[[systems]]\nname = \"x\"\nprotocol = \"ping\"\n",
+            "cannot run as one of several",
+        ),
+        (
+            "[[systems]]\nname = \"x\"\nchord_batch = { batch_size = 0 }\n",
+            "batch_size must be >= 1",
+        ),
+        (
+            "[[systems]]\nname = \"x\"\nbogus = 1\n",
+            "unknown key `bogus`",
+        ),
+    ] {
+        let e = Manifest::parse(&format!("{PAIRED}{extra}"), "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(want) && e.contains("p.toml:"), "{e}");
+    }
+}
