@@ -513,3 +513,142 @@ fn bad_systems_are_explained() {
         assert!(e.contains(want) && e.contains("p.toml:"), "{e}");
     }
 }
+
+// ---------------------------------------------------------------- several rings in one kernel
+
+struct TwoRings {
+    stream: QueryStream,
+    right: [u64; 2],
+    wrong: [u64; 2],
+}
+
+impl RingApp for TwoRings {
+    type Msg = WalkMsg;
+    type Timer = ();
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["unused"]
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        let t = self.stream.first();
+        ctx.set_global_timer(t, ());
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _: PeerId, _: ()) {
+        if let Some(gap) = self.stream.next_gap(ctx.now()) {
+            ctx.set_global_timer(gap, ());
+        }
+        let r = (self.stream.rng.below(2)) as u8;
+        let Some(origin) = ctx.random_joined_peer(r, &mut self.stream.rng) else {
+            return;
+        };
+        let q = ctx.open_query(origin, "lookup", 1);
+        let id = self.stream.rng.next_u64();
+        let routed = ctx.lookup(r, origin, id, 0, q);
+        self.handle_routed(ctx, origin, routed);
+    }
+
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        let ring = ctx.ring(d.ring);
+        let id = ring.list(d.list)[0].id;
+        let i = usize::from(d.ring);
+        if ring.view.is_member(at) && ring.view.live_successor(id) == Some(at) {
+            self.right[i] += 1;
+        } else {
+            self.wrong[i] += 1;
+        }
+        ctx.ring_mut(d.ring).free_list(d.list);
+        let now = ctx.now();
+        ctx.ledger().close(d.query, now, Outcome::Ok);
+    }
+
+    fn on_message(&mut self, _: &mut Ctx<Self>, _: PeerId, _: PeerId, _: WalkMsg) {}
+}
+
+#[test]
+fn two_rings_of_disjoint_members_share_one_kernel() {
+    // Even peers on ring 0 at their PeerHASH, odd peers on ring 1 at evenly spaced positions;
+    // churn until 120 s, then calm.
+    let text = r#"
+seed = 12
+duration_s = 240
+[topology]
+hosts = 40
+[overlay]
+vnodes = 4
+[churn]
+model = "uniform"
+lifetime_mean_s = 100
+downtime_mean_s = 30
+stop_s = 120
+[workload]
+queries_per_s = 40
+"#;
+    let m = Manifest::parse(text, "t").unwrap();
+    let topo = Arc::new(m.topology.build(m.seed).unwrap());
+    let churn = m.churn.schedule(40, m.duration(), m.seed).unwrap();
+    let (out, right, wrong, sizes) = experiment::with_world(&m, topo, None, churn, |w| {
+        let timing = w.settings::<ChordConfig>("chord")?.timing()?;
+        let all = leadsim::overlay::view::peer_hash_positions(&w.vnodes);
+        let even: Vec<_> = all.iter().copied().filter(|m| m.0 % 2 == 0).collect();
+        let odd: Vec<_> = all
+            .iter()
+            .filter(|m| m.0 % 2 == 1)
+            .enumerate()
+            .map(|(i, &(p, h, _))| (p, h, (i as u64) << 56))
+            .collect();
+        let r0 = Ring::new(
+            0,
+            GlobalView::from_members(&even),
+            timing,
+            w.seed,
+            Box::new(|_, _| 0),
+        );
+        let r1 = Ring::new(
+            1,
+            GlobalView::from_members(&odd),
+            timing,
+            w.seed,
+            Box::new(|_, _| 0),
+        );
+        let mut overlay = Overlay::new(vec![r0, r1]);
+        let sys = overlay.add_system(
+            "two",
+            TwoRings {
+                stream: stream(w),
+                right: [0; 2],
+                wrong: [0; 2],
+            },
+        );
+        let kinds = overlay.kind_names();
+        let out = drive(w, &mut overlay, kinds, 10_000_000)?;
+        let a = overlay.app::<TwoRings>(sys).unwrap();
+        let sizes = [overlay.rings[0].peers(), overlay.rings[1].peers()];
+        Ok((out, a.right, a.wrong, sizes))
+    })
+    .unwrap();
+    assert_eq!(sizes, [80, 80]);
+    for r in 0..2 {
+        assert!(
+            right[r] > 2_000,
+            "ring {r}: {} lookups at the owner",
+            right[r]
+        );
+        assert!(
+            (wrong[r] as f64) < 0.01 * right[r] as f64,
+            "ring {r}: {} of {} answers from a non-owner",
+            wrong[r],
+            right[r] + wrong[r]
+        );
+    }
+    let checks: Vec<_> = out
+        .checks
+        .iter()
+        .filter(|c| c.name == "ring consistent")
+        .collect();
+    assert_eq!(checks.len(), 2);
+    for c in checks {
+        assert!(c.holds && c.enforced, "{c:?}");
+    }
+}

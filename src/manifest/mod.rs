@@ -416,6 +416,49 @@ mod tests {
     }
 
     #[test]
+    fn protocol_tables_are_validated_at_parse_time_with_their_line() {
+        let e = Manifest::parse("seed = 1\n[ping]\ntimeout_ms = -5\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("p.toml:3: ping.timeout_ms:"), "{e}");
+        let e = Manifest::parse(
+            "protocol = \"chord-batch\"\n[chord_batch]\nbatchsize = 3\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("c.toml:3:1:") && e.contains("batchsize"),
+            "{e}"
+        );
+        let e = Manifest::parse("protocl = \"ping\"\n", "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("t.toml:1: unknown key `protocl`"), "{e}");
+    }
+
+    #[test]
+    fn paired_manifest_round_trips() {
+        let text = "protocol = \"chord-batch\"\n[chord_batch]\nmode = \"parallel\"\n\
+            [[systems]]\nname = \"a\"\n[[systems]]\nname = \"b\"\nchord_batch = { batch_size = 7 }\n\
+            workload = { range_keys = 9 }\n";
+        let m = Manifest::parse(text, "s.toml").unwrap();
+        assert_eq!(m.systems.len(), 2);
+        assert_eq!(m.systems[1].stream, "workload:b");
+        let b: crate::protocols::chord_batch::ChordBatchConfig =
+            m.systems[1].settings("chord_batch").unwrap();
+        assert_eq!(b.batch_size, 7);
+        assert_eq!(
+            b.mode,
+            crate::protocols::chord_batch::BatchMode::Parallel,
+            "inherited"
+        );
+        assert_eq!(m.systems[1].workload.range_keys, Some(9));
+        let again = Manifest::parse(&m.to_toml(), "again").unwrap();
+        assert_eq!(m, again);
+    }
+
+    #[test]
     fn resolved_manifest_round_trips() {
         let m = Manifest::parse("seed = 9\n[churn]\nmodel = \"exponential\"\n", "r.toml").unwrap();
         let again = Manifest::parse(&m.to_toml(), "again").unwrap();
