@@ -326,31 +326,24 @@ impl<'a, A: RingApp> Ctx<'a, A> {
 
     /// Starts a timer for `peer` (void if its host crashes first).
     pub fn set_timer(&mut self, peer: PeerId, delay: Time, t: A::Timer) -> AppTimerHandle {
-        let payload = self.stores.timers.insert(t);
-        let kernel = self.env.sim.set_timer(
-            peer,
-            delay,
-            Timer::App {
-                sys: self.sys,
-                payload,
-            },
-        );
-        AppTimerHandle {
-            kernel,
-            payload: Some(payload),
-        }
+        self.timer(Some(peer), delay, t)
     }
 
     /// Starts a global timer (owned by no peer, immune to churn), e.g. the query issuer.
     pub fn set_global_timer(&mut self, delay: Time, t: A::Timer) -> AppTimerHandle {
+        self.timer(None, delay, t)
+    }
+
+    fn timer(&mut self, peer: Option<PeerId>, delay: Time, t: A::Timer) -> AppTimerHandle {
         let payload = self.stores.timers.insert(t);
-        let kernel = self.env.sim.set_global_timer(
-            delay,
-            Timer::App {
-                sys: self.sys,
-                payload,
-            },
-        );
+        let ev = Timer::App {
+            sys: self.sys,
+            payload,
+        };
+        let kernel = match peer {
+            Some(p) => self.env.sim.set_timer(p, delay, ev),
+            None => self.env.sim.set_global_timer(delay, ev),
+        };
         AppTimerHandle {
             kernel,
             payload: Some(payload),

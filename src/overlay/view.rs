@@ -22,6 +22,8 @@ pub struct GlobalView {
     host: Vec<HostId>,
     /// Whether the member is currently on the ring (removed members keep their index).
     present: Vec<bool>,
+    /// Member index == peer id for every member (the usual full ring): skip the index lookup.
+    identity: bool,
     /// Present members sorted by VID (data placement, replica sets).
     all: Vec<(RingId, PeerId)>,
     /// Present members on live hosts, sorted by VID.
@@ -62,6 +64,7 @@ impl GlobalView {
             present: Vec::with_capacity(members.len()),
             all: Vec::with_capacity(members.len()),
             live: Vec::new(),
+            identity: true,
         };
         for &(p, h, id) in members {
             v.push_member(p, h, id);
@@ -77,6 +80,7 @@ impl GlobalView {
             self.index.resize(p as usize + 1, OUT);
         }
         assert_eq!(self.index[p as usize], OUT, "peer {p} is a member already");
+        self.identity &= p as usize == self.member.len();
         self.index[p as usize] = self.member.len() as u32;
         self.member.push(p);
         self.vid.push(id);
@@ -88,6 +92,9 @@ impl GlobalView {
     /// The member index of network peer `p` (panics if it never was a member: a protocol bug).
     #[inline]
     pub fn ix(&self, p: PeerId) -> usize {
+        if self.identity {
+            return p as usize;
+        }
         let i = self.index[p as usize];
         debug_assert!(i != OUT, "peer {p} is not a member of this ring");
         i as usize

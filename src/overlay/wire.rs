@@ -95,6 +95,22 @@ impl SuccList {
     }
 }
 
+/// A 64-bit value stored as two `u32`s, so that messages stay 4-byte aligned (an event slot is
+/// 8 bytes smaller).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wide([u32; 2]);
+
+impl Wide {
+    /// Wraps a value.
+    pub fn new(v: u64) -> Wide {
+        Wide([v as u32, (v >> 32) as u32])
+    }
+    /// The value.
+    pub fn get(self) -> u64 {
+        u64::from(self.0[0]) | (u64::from(self.0[1]) << 32)
+    }
+}
+
 /// Ring maintenance and routing messages.
 #[derive(Clone, Debug)]
 pub enum RingMsg {
@@ -133,13 +149,13 @@ pub enum RingMsg {
     /// Its answer.
     Pong { rpc: Handle },
     /// A joined peer asks its successor for the keys it now owns.
-    KeyRequest { rpc: Handle, lo: RingId },
-    /// The keys (count and byte size; data itself stays implicit).
-    KeyData { rpc: Handle, keys: u64, bytes: u32 },
+    KeyRequest { rpc: Handle, lo: Wide },
+    /// The keys (their byte size; data itself stays implicit).
+    KeyData { rpc: Handle, bytes: u32 },
     /// Graceful leave, to the predecessor: "your new successor is `succ`".
     LeaveToPred { succ: PeerId },
     /// Graceful leave, to the successor: "your new predecessor is `pred`; here are my keys".
-    LeaveToSucc { pred: PeerId, keys: u64, bytes: u32 },
+    LeaveToSucc { pred: PeerId, bytes: u32 },
 }
 
 impl RingMsg {
@@ -260,4 +276,14 @@ pub enum Timer {
 pub struct AppTimerHandle {
     pub(crate) kernel: TimerHandle,
     pub(crate) payload: Option<Handle>,
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Event slots are the hot path's memory traffic: a message must stay within 40 bytes.
+    #[test]
+    fn messages_stay_small() {
+        assert!(std::mem::size_of::<super::Msg>() <= 40);
+        assert!(std::mem::size_of::<crate::sim::Event<super::Msg, super::Timer>>() <= 48);
+    }
 }

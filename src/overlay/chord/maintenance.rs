@@ -242,7 +242,8 @@ impl Ring {
                 final_hop: false,
             },
         );
-        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join, led);
+        let no = super::routing::NO_AVOID;
+        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join, led, no);
         self.set_timer(
             k,
             p,
@@ -344,12 +345,13 @@ impl Ring {
                 self.complete(k, rpc);
             }
             RingMsg::KeyRequest { rpc, lo } => {
+                let lo = lo.get();
                 let keys = (self.arc_keys)(lo, self.vid(from));
                 let per_key = 8 + u64::from(self.timing.value_bytes);
                 let bytes = (keys * per_key)
                     .min(u64::from(u32::MAX - crate::overlay::wire::HEADER_BYTES))
                     as u32;
-                self.send(k, to, from, RingMsg::KeyData { rpc, keys, bytes });
+                self.send(k, to, from, RingMsg::KeyData { rpc, bytes });
             }
             RingMsg::KeyData { rpc, .. } => {
                 self.complete(k, rpc);
@@ -428,6 +430,7 @@ impl Ring {
             self.send(k, p, s_pred, RingMsg::NotifyPred);
             let rpc = self.call(k, p, s, RpcKind::KeyRequest);
             let lo = self.vid(s_pred);
+            let lo = crate::overlay::wire::Wide::new(lo);
             self.send(k, p, s, RingMsg::KeyRequest { rpc, lo });
         }
     }
@@ -467,7 +470,7 @@ impl Ring {
                 let keys = (self.arc_keys)(lo, self.vid(p));
                 let per_key = 8 + u64::from(self.timing.value_bytes);
                 let bytes = (keys * per_key).min(u64::from(u32::MAX - 64)) as u32;
-                self.send(k, p, s, RingMsg::LeaveToSucc { pred, keys, bytes });
+                self.send(k, p, s, RingMsg::LeaveToSucc { pred, bytes });
                 if pred != NONE && pred != s {
                     self.send(k, p, pred, RingMsg::LeaveToPred { succ: s });
                 }

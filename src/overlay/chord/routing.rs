@@ -13,7 +13,7 @@ use crate::overlay::wire::RingMsg;
 
 /// Peers a list routes around after timing out on them (only with `learn_from_queries = false`).
 pub type Avoid = [PeerId; 4];
-const NO_AVOID: Avoid = [NONE; 4];
+pub(super) const NO_AVOID: Avoid = [NONE; 4];
 
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
 const MAX_HOPS: u16 = 256;
@@ -163,7 +163,7 @@ impl Ring {
         }
         self.spare_lists.push(targets);
         for &(next, l, len) in &buckets {
-            self.forward_avoiding(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
+            self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
         self.scratch_buckets = buckets;
         let mut out = Routed::default();
@@ -203,27 +203,9 @@ impl Ring {
         out
     }
 
-    /// Sends a routed list to `next` as an acknowledged RPC.
+    /// Sends a routed list to `next` as an acknowledged RPC (the list avoids `avoid`).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn forward(
-        &mut self,
-        k: &mut OverlaySim,
-        from: PeerId,
-        next: PeerId,
-        list: Handle,
-        len: u32,
-        origin: PeerId,
-        hops: u16,
-        purpose: Purpose,
-        led: &mut Ledgers,
-    ) {
-        self.forward_avoiding(
-            k, from, next, list, len, origin, hops, purpose, led, NO_AVOID,
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn forward_avoiding(
         &mut self,
         k: &mut OverlaySim,
         from: PeerId,
