@@ -6,8 +6,9 @@
 //! 2 M keys) so the whole set finishes in minutes on 2 cores; `paper` runs the manifests as
 //! written (the paper's scale).
 
-use crate::experiment::sweep::{assemble, execute, SweepPlan};
-use crate::learned::eval::{evaluate, to_csv, EvalConfig};
+use crate::experiment::sweep::SweepPlan;
+use crate::experiment::{assemble, execute, Exec};
+use crate::learned::eval::{evaluate, to_csv_deterministic, EvalConfig};
 use crate::learned::ModelSpec;
 use crate::output::write_atomic;
 use crate::plot::{bar_chart, cdf_chart, line_chart, Panel, Series};
@@ -15,6 +16,9 @@ use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
+
+/// `--rerun`: ignore the run cache.
+static RERUN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Scale of a figures run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -134,8 +138,15 @@ fn num(r: &Row, k: &str) -> f64 {
 }
 
 fn run_sweep(manifest: &Path, profile: Profile, jobs: usize) -> Result<std::path::PathBuf> {
-    let plan = SweepPlan::load_with(manifest, &overrides(profile))?;
-    execute(&plan, None, jobs)?;
+    let mut plan = SweepPlan::load_with(manifest, &overrides(profile))?;
+    plan.profile = format!("{profile:?}");
+    let opts = Exec {
+        jobs,
+        rerun: RERUN.load(std::sync::atomic::Ordering::Relaxed),
+        ..Default::default()
+    };
+    let report = execute(&plan, &opts)?;
+    eprintln!("{}: {report}", manifest.display());
     assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
     Ok(plan.dir.join("summary.csv"))
 }
@@ -394,7 +405,7 @@ fn table_1(profile: Profile, results: &Path) -> Result<Outcome> {
             &c.dataset.label(),
         )?);
     }
-    write_atomic(&results.join("table1.csv"), &to_csv(&rows))?;
+    write_atomic(&results.join("table1.csv"), &to_csv_deterministic(&rows))?;
     let bars: Vec<(String, f64)> = rows
         .iter()
         .map(|r| {
@@ -465,7 +476,8 @@ pub fn figure_ids() -> Vec<&'static str> {
 }
 
 /// Runs the figures (all, or `only`) and writes `results/REPORT.md` when all were requested.
-pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize) -> Result<()> {
+pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool) -> Result<()> {
+    RERUN.store(rerun, std::sync::atomic::Ordering::Relaxed);
     let ids = figure_ids();
     if let Some(o) = &only {
         for id in o {

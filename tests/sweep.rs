@@ -1,6 +1,8 @@
 //! Sweeps: output bytes independent of threads, interruptions and sharding; stable seeds.
 
-use leadsim::experiment::sweep::{assemble, execute, SweepPlan};
+use leadsim::experiment::sweep::{PlannedRun, SweepPlan};
+use leadsim::experiment::{assemble, execute, Exec, ExecReport};
+use leadsim::manifest::Manifest;
 use std::path::{Path, PathBuf};
 
 fn manifest(dir: &Path, axes: &str) -> PathBuf {
@@ -25,11 +27,26 @@ fn outputs(dir: &Path) -> (Vec<u8>, Vec<u8>) {
     )
 }
 
-fn full_sweep(jobs: usize) -> (Vec<u8>, Vec<u8>) {
+fn jobs(n: usize) -> Exec {
+    Exec {
+        jobs: n,
+        ..Default::default()
+    }
+}
+
+fn shard(i: usize, n: usize) -> Exec {
+    Exec {
+        jobs: 1,
+        shard: Some((i, n)),
+        ..Default::default()
+    }
+}
+
+fn full_sweep(jobs_n: usize) -> (Vec<u8>, Vec<u8>) {
     let d = tempfile::tempdir().unwrap();
     let plan = SweepPlan::load(&manifest(d.path(), AXES)).unwrap();
     assert_eq!(plan.runs.len(), 24);
-    assert_eq!(execute(&plan, None, jobs).unwrap(), 24);
+    assert_eq!(execute(&plan, &jobs(jobs_n)).unwrap().executed, 24);
     assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
     outputs(d.path())
 }
@@ -57,18 +74,18 @@ fn an_interrupted_sweep_resumes_to_the_same_bytes() {
     let reference = full_sweep(2);
     let d = tempfile::tempdir().unwrap();
     let plan = SweepPlan::load(&manifest(d.path(), AXES)).unwrap();
-    // "Interrupt": only some runs finished, one run left half-written (no provenance).
-    execute(&plan, Some((1, 3)), 2).unwrap();
+    // "Interrupt": only some runs finished, one run left half-written (no index).
+    execute(&plan, &shard(1, 3)).unwrap();
     let half = plan.dir.join("runs").join(plan.runs[0].dir_name());
-    std::fs::remove_file(half.join("provenance.json")).unwrap();
+    std::fs::remove_file(half.join("index.json")).unwrap();
     std::fs::write(half.join("summary.csv"), "garbage").unwrap();
     assert!(
         assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).is_err(),
         "incomplete sweeps must not assemble"
     );
     // Restart: only the missing runs execute.
-    let ran = execute(&plan, None, 2).unwrap();
-    assert_eq!(ran, 24 - 8 + 1);
+    let ran = execute(&plan, &jobs(2)).unwrap();
+    assert_eq!((ran.executed, ran.reused), (24 - 8 + 1, 7));
     assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
     assert!(
         outputs(d.path()) == reference,
@@ -83,7 +100,7 @@ fn merged_shards_equal_the_unsharded_sweep() {
     let mut dirs = Vec::new();
     for (i, s) in shards.iter().enumerate() {
         let plan = SweepPlan::load(&manifest(s.path(), AXES)).unwrap();
-        execute(&plan, Some((i + 1, 3)), 1).unwrap();
+        execute(&plan, &shard(i + 1, 3)).unwrap();
         dirs.push(plan.dir.clone());
     }
     let out = tempfile::tempdir().unwrap();
@@ -134,5 +151,136 @@ fn bad_sweeps_are_explained() {
             SweepPlan::load(&manifest(d.path(), axes)).unwrap_err()
         );
         assert!(e.contains(want), "{axes}: {e}");
+    }
+}
+
+fn run_file(plan: &SweepPlan, i: usize, f: &str) -> PathBuf {
+    plan.dir.join("runs").join(plan.runs[i].dir_name()).join(f)
+}
+
+#[test]
+fn the_cache_reuses_only_what_the_same_configuration_inputs_and_code_produced() {
+    let d = tempfile::tempdir().unwrap();
+    let axes = "\"overlay.vnodes\" = [1, 2]\n";
+    let plan = SweepPlan::load(&manifest(d.path(), axes)).unwrap();
+    let n = plan.runs.len();
+    assert_eq!(execute(&plan, &jobs(2)).unwrap().executed, n);
+    let again = execute(&plan, &jobs(2)).unwrap();
+    assert_eq!(
+        (again.executed, again.reused),
+        (0, n),
+        "an unchanged sweep is served"
+    );
+
+    // An edited non-axis key re-runs everything.
+    let text = std::fs::read_to_string(d.path().join("sweep.toml")).unwrap();
+    std::fs::write(
+        d.path().join("sweep.toml"),
+        text.replace("duration_s = 20", "duration_s = 15"),
+    )
+    .unwrap();
+    let edited = SweepPlan::load(&d.path().join("sweep.toml")).unwrap();
+    let r = execute(&edited, &jobs(2)).unwrap();
+    assert_eq!((r.executed, r.stale, r.reused), (n, n, 0), "{r}");
+    let summary = std::fs::read_to_string(run_file(&edited, 0, "summary.csv")).unwrap();
+    assert!(!summary.is_empty());
+    // ... and the old runs can no longer be assembled under the old manifest.
+    assert!(assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).is_err());
+
+    // A changed profile and a changed code fingerprint each re-run.
+    let mut profiled = edited.clone();
+    profiled.profile = "Paper".into();
+    assert_eq!(execute(&profiled, &jobs(2)).unwrap().stale, n);
+    let mut recoded = profiled.clone();
+    recoded.code = "leadsim 0.1.0 other-commit bin:0000".into();
+    assert_eq!(execute(&recoded, &jobs(2)).unwrap().stale, n);
+    assert_eq!(execute(&recoded, &jobs(2)).unwrap().reused, n);
+
+    // A truncated file and a deleted file each re-run their run only, never assemble it.
+    let q = run_file(&recoded, 1, "queries.csv");
+    let full = std::fs::read(&q).unwrap();
+    std::fs::write(&q, &full[..full.len() / 2]).unwrap();
+    std::fs::remove_file(run_file(&recoded, 2, "summary.csv")).unwrap();
+    let e = assemble(&recoded, std::slice::from_ref(&recoded.dir), &recoded.dir).unwrap_err();
+    assert!(
+        format!("{e}").contains("queries.csv missing or altered"),
+        "{e}"
+    );
+    let r = execute(&recoded, &jobs(2)).unwrap();
+    assert_eq!((r.executed, r.damaged, r.reused), (2, 2, n - 2), "{r}");
+    assert_eq!(
+        std::fs::read(&q).unwrap(),
+        full,
+        "the re-run restores the same bytes"
+    );
+
+    // --rerun runs everything whatever the cache holds.
+    let forced = Exec {
+        jobs: 2,
+        rerun: true,
+        ..Default::default()
+    };
+    let r: ExecReport = execute(&recoded, &forced).unwrap();
+    assert_eq!((r.executed, r.reused), (n, 0));
+}
+
+#[test]
+fn runs_of_two_protocols_assemble_into_aligned_columns() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("out");
+    let ping = format!(
+        "duration_s = 20\n[topology]\nhosts = 10\n[workload]\nqueries_per_s = 5\n[output]\ndir = \"{}\"\n",
+        dir.display()
+    );
+    let chord = format!(
+        "duration_s = 20\nprotocol = \"chord-batch\"\n[topology]\nhosts = 10\n[dataset]\nname = \"uniform\"\n\
+         keys = 10000\ncache = false\n[workload]\nqueries_per_s = 2\nrange_keys = 50\n[output]\ndir = \"{}\"\n",
+        dir.display()
+    );
+    let run = |i: usize, text: &str, p: &str| PlannedRun {
+        index: i,
+        params: vec![p.to_string()],
+        replication: 0,
+        seed: 1,
+        manifest: Manifest::parse(text, "t").unwrap(),
+    };
+    let mut plan = SweepPlan::load(&manifest(d.path(), "")).unwrap();
+    plan.axes = vec!["protocol".into()];
+    plan.runs = vec![run(0, &ping, "ping"), run(1, &chord, "chord-batch")];
+    plan.dir = dir.clone();
+    execute(&plan, &jobs(2)).unwrap();
+    assemble(&plan, std::slice::from_ref(&dir), &dir).unwrap();
+    let mut rdr = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let head: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 2);
+    let col = |name: &str| {
+        head.iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {head:?}"))
+    };
+    assert_eq!(&rows[0][col("protocol")], "ping");
+    assert_eq!(&rows[1][col("protocol")], "chord-batch");
+    // Each protocol's own columns are filled in its row and empty in the other's.
+    assert!(!rows[0][col("msgs_ping")].is_empty() && rows[1][col("msgs_ping")].is_empty());
+    assert!(rows[0][col("msgs_lookup")].is_empty() && !rows[1][col("msgs_lookup")].is_empty());
+    // Parameters that vary without being an axis become columns too.
+    assert!(!rows[1][col("dataset.keys")].is_empty() && rows[0][col("dataset.keys")].is_empty());
+    // Values are those of the runs' own files.
+    for (i, r) in plan.runs.iter().enumerate() {
+        let own = csv::Reader::from_path(run_file(&plan, i, "summary.csv"))
+            .unwrap()
+            .into_records()
+            .next()
+            .unwrap()
+            .unwrap();
+        let own_head = csv::Reader::from_path(run_file(&plan, i, "summary.csv"))
+            .unwrap()
+            .headers()
+            .unwrap()
+            .clone();
+        for (h, v) in own_head.iter().zip(own.iter()) {
+            assert_eq!(&rows[i][col(h)], v, "run {} column {h}", r.index);
+        }
     }
 }

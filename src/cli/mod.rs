@@ -38,6 +38,9 @@ enum Command {
         /// Parallel runs (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Run everything again instead of reusing cached runs.
+        #[arg(long)]
+        rerun: bool,
     },
     /// Run one experiment manifest and write queries.csv, summary.csv and provenance.json.
     Run {
@@ -66,6 +69,9 @@ enum Command {
         /// Run only shard i of N (1-based), e.g. --shard 3/8 (a Slurm array task); combine with merge.
         #[arg(long)]
         shard: Option<String>,
+        /// Run everything again instead of reusing cached runs.
+        #[arg(long)]
+        rerun: bool,
     },
     /// Combine the run directories of sharded sweeps into summary.csv / queries.csv.
     Merge {
@@ -273,16 +279,18 @@ pub fn main() -> Result<()> {
             profile,
             only,
             jobs,
+            rerun,
         } => {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            leadsim::figures::run(profile, only, jobs)
+            leadsim::figures::run(profile, only, jobs, rerun)
         }
         Command::Sweep {
             manifest,
             list,
             jobs,
             shard,
+            rerun,
         } => {
             let plan = leadsim::experiment::sweep::SweepPlan::load(&manifest)?;
             let shard = shard
@@ -314,9 +322,15 @@ pub fn main() -> Result<()> {
             let jobs =
                 jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             let t = std::time::Instant::now();
-            let ran = leadsim::experiment::sweep::execute(&plan, shard, jobs)?;
+            let opts = leadsim::experiment::Exec {
+                jobs,
+                shard,
+                rerun,
+                label: String::new(),
+            };
+            let report = leadsim::experiment::execute(&plan, &opts)?;
             eprintln!(
-                "{ran} run(s) executed in {:.1} s ({} in the sweep)",
+                "{report} in {:.1} s ({} runs in the sweep)",
                 t.elapsed().as_secs_f64(),
                 plan.runs.len()
             );
@@ -326,7 +340,7 @@ pub fn main() -> Result<()> {
                     manifest.display()
                 ),
                 None => {
-                    leadsim::experiment::sweep::assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
+                    leadsim::experiment::assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
                     println!("{}", plan.dir.join("summary.csv").display());
                 }
             }
@@ -339,7 +353,7 @@ pub fn main() -> Result<()> {
         } => {
             let plan = leadsim::experiment::sweep::SweepPlan::load(&manifest)?;
             let out = out.unwrap_or_else(|| plan.dir.clone());
-            leadsim::experiment::sweep::assemble(&plan, &dirs, &out)?;
+            leadsim::experiment::assemble(&plan, &dirs, &out)?;
             println!("{}", out.join("summary.csv").display());
             Ok(())
         }

@@ -8,7 +8,13 @@
 //!
 //! CSV bytes depend only on the manifest and its seed; wall-clock facts go to the provenance only.
 
+pub mod assemble;
+pub mod cache;
+pub mod execute;
 pub mod sweep;
+
+pub use assemble::assemble;
+pub use execute::{execute, Exec, ExecReport};
 
 use crate::churn::ChurnSchedule;
 use crate::data::KeySet;
@@ -65,6 +71,10 @@ pub struct Provenance {
     pub events: u64,
     /// Events per wall-clock second.
     pub events_per_s: f64,
+    /// The code that produced the run (crate version, git commit, binary hash).
+    pub code: String,
+    /// The run's cache key (sweeps and figures; empty for `leadsim run`).
+    pub run_key: String,
 }
 
 /// Builds the shared inputs and runs one manifest (nothing is written).
@@ -270,11 +280,18 @@ impl RunResult {
             wall_s: self.wall_s,
             events: self.output.events,
             events_per_s: self.output.events as f64 / self.wall_s.max(1e-9),
+            code: cache::code_fingerprint().to_string(),
+            run_key: String::new(),
         }
     }
 
     /// Writes the run's files into `dir` (atomically, file by file). Returns the paths written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
+        self.write_with(dir, cache::code_fingerprint(), "")
+    }
+
+    /// [`RunResult::write`] recording the code fingerprint and run key in the provenance.
+    pub fn write_with(&self, dir: &Path, code: &str, key: &str) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if self.manifest.output.queries {
             let p = dir.join("queries.csv");
@@ -290,10 +307,10 @@ impl RunResult {
             written.push(p);
         }
         let p = dir.join("provenance.json");
-        write_atomic(
-            &p,
-            serde_json::to_string_pretty(&self.provenance())?.as_bytes(),
-        )?;
+        let mut prov = self.provenance();
+        prov.code = code.to_string();
+        prov.run_key = key.to_string();
+        write_atomic(&p, serde_json::to_string_pretty(&prov)?.as_bytes())?;
         written.push(p);
         Ok(written)
     }

@@ -11,21 +11,15 @@
 //! ```
 //! Each run's seed is derived from (master seed, its parameter values, replication), so adding an
 //! axis value never changes the other runs' seeds. Every run writes its files into
-//! `<output.dir>/runs/<index>-<id>/` (provenance last: its presence marks the run finished); the
-//! combined `summary.csv` and `queries.csv` (sweep columns first) are assembled from them.
+//! `<output.dir>/runs/<index>-s<seed>/` with an index written last ([`super::cache`]): a run is
+//! reused only when its key (configuration, profile, inputs, code) matches and its files are
+//! intact. [`super::execute`] runs what is missing; [`super::assemble`] combines the runs'
+//! `summary.csv` and `queries.csv` (parameter columns first, union of columns).
 
-use super::{load_keys, run_with_inputs, DATASET_CACHE};
-use crate::data::KeySet;
 use crate::manifest::Manifest;
-use crate::output::{csv_field, write_atomic};
 use crate::rng::derive_seed;
 use anyhow::{bail, Context, Result};
-use rayon::prelude::*;
-use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 /// One run of a sweep.
 #[derive(Clone, Debug)]
@@ -62,6 +56,10 @@ pub struct SweepPlan {
     pub runs: Vec<PlannedRun>,
     /// Where outputs go (the base manifest's `output.dir`).
     pub dir: PathBuf,
+    /// The figure profile the plan was made for (part of every run key; empty for a plain sweep).
+    pub profile: String,
+    /// The code fingerprint run keys are made with ([`super::cache::code_fingerprint`]).
+    pub code: String,
 }
 
 fn render(v: &toml::Value) -> String {
@@ -202,19 +200,14 @@ impl SweepPlan {
             master_seed,
             runs,
             dir: base.output.dir.clone(),
+            profile: String::new(),
+            code: super::cache::code_fingerprint().to_string(),
         })
     }
 
     /// The runs of shard `i` of `n` (1-based): every n-th run starting at the i-th.
     pub fn shard(&self, i: usize, n: usize) -> Vec<&PlannedRun> {
         self.runs.iter().filter(|r| r.index % n == i - 1).collect()
-    }
-
-    /// Prefix columns of the combined CSVs.
-    fn header_prefix(&self) -> String {
-        let mut h: String = self.axes.iter().map(|a| format!("{a},")).collect();
-        h.push_str("replication,");
-        h
     }
 }
 
@@ -231,128 +224,4 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize)> {
         bail!("--shard {s}: need 1 <= i <= N");
     }
     Ok((i, n))
-}
-
-fn done(dir: &Path, run: &PlannedRun) -> bool {
-    dir.join("runs")
-        .join(run.dir_name())
-        .join("provenance.json")
-        .exists()
-}
-
-/// Runs the (shard of the) sweep with `jobs` threads, skipping finished runs. Returns how many
-/// runs were executed now.
-pub fn execute(plan: &SweepPlan, shard: Option<(usize, usize)>, jobs: usize) -> Result<usize> {
-    let selected: Vec<&PlannedRun> = match shard {
-        Some((i, n)) => plan.shard(i, n),
-        None => plan.runs.iter().collect(),
-    };
-    let pending: Vec<&PlannedRun> = selected
-        .into_iter()
-        .filter(|r| !done(&plan.dir, r))
-        .collect();
-    // Shared read-only inputs: each distinct dataset is loaded once.
-    let mut datasets: BTreeMap<String, Option<Arc<KeySet>>> = BTreeMap::new();
-    for r in &pending {
-        let key = format!("{:?}|{:?}", r.manifest.protocol, r.manifest.dataset);
-        if let std::collections::btree_map::Entry::Vacant(e) = datasets.entry(key) {
-            e.insert(load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
-        }
-    }
-    let total = pending.len();
-    let finished = AtomicUsize::new(0);
-    let tty = std::io::stderr().is_terminal();
-    let start = std::time::Instant::now();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()?;
-    pool.install(|| {
-        pending.par_iter().try_for_each(|r| -> Result<()> {
-            let m = &r.manifest;
-            let key = format!("{:?}|{:?}", m.protocol, m.dataset);
-            let topology = Arc::new(m.topology.build(m.seed)?);
-            let result = run_with_inputs(m, topology, datasets[&key].clone())
-                .with_context(|| format!("run {} ({})", r.index, r.params.join(", ")))?;
-            let out = plan.dir.join("runs").join(r.dir_name());
-            result.write(&out)?;
-            let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
-            if tty {
-                let el = start.elapsed().as_secs_f64();
-                let eta = el / k as f64 * (total - k) as f64;
-                let p = result.provenance();
-                eprint!(
-                    "\r[{k}/{total}] run {} done in {:.1} s ({:.1} M events/s); elapsed {el:.0} s, ETA {eta:.0} s   ",
-                    r.index,
-                    p.wall_s,
-                    p.events_per_s / 1e6
-                );
-            }
-            Ok(())
-        })
-    })?;
-    if tty && total > 0 {
-        eprintln!();
-    }
-    Ok(total)
-}
-
-/// Assembles the combined `summary.csv` and `queries.csv` in `out` from run directories found in
-/// any of `sources` (their `runs/` subfolders), in run order. Fails listing missing runs.
-pub fn assemble(plan: &SweepPlan, sources: &[PathBuf], out: &Path) -> Result<()> {
-    let mut missing = Vec::new();
-    let mut found = Vec::new();
-    for r in &plan.runs {
-        match sources
-            .iter()
-            .map(|s| s.join("runs").join(r.dir_name()))
-            .find(|d| d.join("provenance.json").exists())
-        {
-            Some(d) => found.push((r, d)),
-            None => missing.push(r.index),
-        }
-    }
-    if !missing.is_empty() {
-        let shown: Vec<String> = missing.iter().take(20).map(|i| i.to_string()).collect();
-        bail!(
-            "{} of {} runs are not finished (runs {}{})",
-            missing.len(),
-            plan.runs.len(),
-            shown.join(", "),
-            if missing.len() > 20 { ", ..." } else { "" }
-        );
-    }
-    for file in ["summary.csv", "queries.csv"] {
-        let mut combined = Vec::new();
-        let mut header_written = false;
-        for (r, d) in &found {
-            let p = d.join(file);
-            if !p.exists() {
-                continue;
-            }
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read {}", p.display()))?;
-            let mut lines = text.lines();
-            let header = lines.next().unwrap_or_default();
-            if !header_written {
-                combined
-                    .extend_from_slice(format!("{}{header}\n", plan.header_prefix()).as_bytes());
-                header_written = true;
-            }
-            let prefix: String = r
-                .params
-                .iter()
-                .map(|v| format!("{},", csv_field(v)))
-                .collect::<String>()
-                + &format!("{},", r.replication);
-            for line in lines {
-                combined.extend_from_slice(prefix.as_bytes());
-                combined.extend_from_slice(line.as_bytes());
-                combined.push(b'\n');
-            }
-        }
-        if header_written {
-            write_atomic(&out.join(file), &combined)?;
-        }
-    }
-    Ok(())
 }

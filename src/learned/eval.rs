@@ -226,12 +226,27 @@ pub fn p99_error(model: &dyn LearnedModel, keys: &[u64]) -> f64 {
 
 /// The table as CSV (header included); timing columns last (they vary between machines).
 pub fn to_csv(rows: &[EvalRow]) -> Vec<u8> {
+    to_csv_with(rows, true)
+}
+
+/// The CSV without the wall-clock columns (`train_s`, `eval_ns_per_key`): bytes that depend only
+/// on the data and the models, for committed results.
+pub fn to_csv_deterministic(rows: &[EvalRow]) -> Vec<u8> {
+    to_csv_with(rows, false)
+}
+
+fn to_csv_with(rows: &[EvalRow], timings: bool) -> Vec<u8> {
     let mut out = String::from(
-        "dataset,keys,model,size_bytes,size_mib,max_log2_error,avg_log2_error,p50_error,p99_error,train_s,eval_ns_per_key\n",
+        "dataset,keys,model,size_bytes,size_mib,max_log2_error,avg_log2_error,p50_error,p99_error",
     );
+    out.push_str(if timings {
+        ",train_s,eval_ns_per_key\n"
+    } else {
+        "\n"
+    });
     for r in rows {
         out.push_str(&format!(
-            "{},{},{},{},{:.4},{:.4},{:.4},{:.2},{:.2},{:.3},{:.1}\n",
+            "{},{},{},{},{:.4},{:.4},{:.4},{:.2},{:.2}",
             crate::output::csv_field(&r.dataset),
             r.keys,
             crate::output::csv_field(&r.model),
@@ -241,9 +256,11 @@ pub fn to_csv(rows: &[EvalRow]) -> Vec<u8> {
             r.avg_log2_error,
             r.p50_error,
             r.p99_error,
-            r.train_s,
-            r.eval_ns_per_key
         ));
+        if timings {
+            out.push_str(&format!(",{:.3},{:.1}", r.train_s, r.eval_ns_per_key));
+        }
+        out.push('\n');
     }
     out.into_bytes()
 }
