@@ -55,15 +55,12 @@ pub struct ChordConfig {
     #[serde(default = "d_8")]
     pub value_bytes: u32,
     /// A peer whose query hop or application RPC times out removes the silent peer from its
-    /// routing state (default true, as p2psim's Chord does). With `false` only the ring's own
-    /// maintenance changes routing state and a timed-out query routes around the silent peer
-    /// for itself alone: query systems sharing a ring then cannot influence each other.
-    #[serde(default = "d_true")]
+    /// routing state (p2psim's Chord does). Default false (model.md §9: ring maintenance must not
+    /// depend on the query system): a timed-out query routes around the silent peer for itself
+    /// alone and only the ring's own maintenance changes routing state, so query systems sharing
+    /// a ring cannot influence each other.
+    #[serde(default)]
     pub learn_from_queries: bool,
-}
-
-fn d_true() -> bool {
-    true
 }
 
 fn d_successors() -> usize {
@@ -196,7 +193,7 @@ pub const TABLE: TableDef = TableDef::new::<ChordConfig>(
         KeyDoc::new(
             "learn_from_queries",
             "true | false",
-            "a query or app RPC timeout removes the silent peer from the forwarder's routing state (false: routed around per query only, so systems sharing a ring stay independent)",
+            "a query or app RPC timeout also removes the silent peer from the forwarder's routing state, as p2psim does (default false: routed around for that query only, so systems sharing a ring stay independent, model.md §9)",
         ),
     ],
 );
