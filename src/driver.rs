@@ -81,6 +81,8 @@ pub struct World<'a> {
     pub tables: &'a Tables,
     /// The query systems (at least one).
     pub systems: &'a [SystemSpec],
+    /// Whether per-host facts are wanted (`output.hosts`).
+    pub host_stats: bool,
 }
 
 impl World<'_> {
@@ -124,6 +126,17 @@ pub struct ProtocolOutput {
     pub metrics: Vec<(&'static str, f64)>,
     /// Invariant checks the protocol ran at the end.
     pub checks: Vec<Check>,
+    /// Per-host facts per system (only with `output.hosts`).
+    pub hosts: Vec<HostTable>,
+}
+
+/// Per-host facts of one system (`hosts.csv`): named columns, one value per host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTable {
+    /// The system.
+    pub system: String,
+    /// (column, one value per host).
+    pub columns: Vec<(&'static str, Vec<f64>)>,
 }
 
 impl ProtocolOutput {
@@ -153,6 +166,10 @@ pub trait Driven: Protocol {
     }
     /// Invariant checks at the end of the run.
     fn checks(&mut self, _world: &World) -> Vec<Check> {
+        Vec::new()
+    }
+    /// Per-host facts at the end of the run (asked for with `output.hosts`).
+    fn host_tables(&mut self, _world: &World) -> Vec<HostTable> {
         Vec::new()
     }
 }
@@ -194,5 +211,10 @@ pub fn drive<P: Driven>(
         events: k.events_processed(),
         metrics: proto.metrics(),
         checks: proto.checks(world),
+        hosts: if world.host_stats {
+            proto.host_tables(world)
+        } else {
+            Vec::new()
+        },
     })
 }

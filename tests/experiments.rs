@@ -10,7 +10,17 @@ fn shipped_manifests_are_valid() {
             let text = std::fs::read_to_string(&p).unwrap();
             let table: toml::Table =
                 toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            if table.contains_key("models") {
+            if table.contains_key("figure") {
+                // The figure specs: every source they name exists and is checked here too.
+                let f = leadsim::figures::spec::FiguresFile::load(&p)
+                    .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
+                for fig in f.figures.iter().filter_map(|f| f.source.as_ref()) {
+                    assert!(
+                        std::path::Path::new("experiments").join(fig).exists(),
+                        "{fig}"
+                    );
+                }
+            } else if table.contains_key("models") {
                 leadsim::learned::eval::EvalConfig::load(&p)
                     .unwrap_or_else(|e| panic!("{}: {e:#}", p.display()));
                 evals += 1;
@@ -74,4 +84,99 @@ fn readme_protocol_key_table_is_generated_from_the_registry() {
         leadsim::protocols::markdown_keys(),
         "README's protocol key table is stale: paste `leadsim protocols --markdown` between the markers"
     );
+}
+
+#[test]
+fn figure_specs_explain_their_errors() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("figures.toml");
+    for (text, want) in [
+        ("[[figure]]\nid = \"a\"\nwhat = \"w\"\npaper = \"p\"\n", "needs a source"),
+        ("[[figure]]\nid = \"a\"\nwhat = \"w\"\npaper = \"p\"\nsource = \"x.toml\"\nkind = \"pie\"\n", "figures.toml:6"),
+        (
+            "[[figure]]\nid = \"a\"\nwhat = \"w\"\npaper = \"p\"\nsource = \"x\"\nx = \"n\"\ny = \"m\"\n\
+             [[figure.verdict]]\nstatement = \"s\"\nrule = \"ratio\"\nseries = \"A\"\n",
+            "needs `other`",
+        ),
+    ] {
+        std::fs::write(&p, text).unwrap();
+        let e = format!("{:#}", leadsim::figures::spec::FiguresFile::load(&p).unwrap_err());
+        assert!(e.contains(want), "{e}");
+    }
+}
+
+#[test]
+fn verdict_rules_decide_and_report_missing_systems() {
+    use leadsim::figures::render::Measured;
+    use leadsim::figures::spec::{Rule, VerdictSpec};
+    use leadsim::figures::verdict::check;
+    let m = Measured {
+        panels: vec![(
+            "osm".into(),
+            vec![
+                (
+                    "A".into(),
+                    vec![(1000.0, 100.0, 0.0, 1), (6000.0, 600.0, 0.0, 1)],
+                ),
+                (
+                    "B".into(),
+                    vec![(1000.0, 10.0, 0.0, 1), (6000.0, 12.0, 0.0, 1)],
+                ),
+            ],
+        )],
+        samples: vec![],
+    };
+    let v = |rule, series: &str, other: Option<&str>, x, op: Option<&str>, value| VerdictSpec {
+        statement: "s".into(),
+        rule,
+        series: series.into(),
+        other: other.map(Into::into),
+        x,
+        op: op.map(Into::into),
+        value,
+    };
+    // Interpolated at 5,000: 500.
+    assert_eq!(
+        check(
+            &v(Rule::At, "A", None, Some(5000.0), Some(">"), Some(450.0)),
+            &m
+        )
+        .outcome,
+        "holds"
+    );
+    assert_eq!(
+        check(
+            &v(Rule::At, "A", None, Some(5000.0), Some(">"), Some(550.0)),
+            &m
+        )
+        .outcome,
+        "differs"
+    );
+    assert_eq!(
+        check(&v(Rule::Lowest, "B", None, None, None, None), &m).outcome,
+        "holds"
+    );
+    assert_eq!(
+        check(&v(Rule::Lowest, "A", None, None, None, None), &m).outcome,
+        "differs"
+    );
+    assert_eq!(
+        check(&v(Rule::Flat, "B", None, None, None, Some(1.5)), &m).outcome,
+        "holds"
+    );
+    assert_eq!(
+        check(&v(Rule::Flat, "A", None, None, None, Some(1.5)), &m).outcome,
+        "differs"
+    );
+    assert_eq!(
+        check(
+            &v(Rule::Ratio, "A", Some("B"), None, Some(">"), Some(10.0)),
+            &m
+        )
+        .outcome,
+        "holds"
+    );
+    assert!(check(&v(Rule::Lowest, "LEAD", None, None, None, None), &m)
+        .outcome
+        .starts_with("pending"));
 }

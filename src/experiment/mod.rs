@@ -147,6 +147,7 @@ pub fn with_world<T>(
         keys,
         tables: &m.tables,
         systems: &m.systems,
+        host_stats: m.output.hosts,
     };
     f(&world)
 }
@@ -182,6 +183,27 @@ impl RunResult {
             }
         }
         out
+    }
+
+    /// The per-host CSV (header included): for every system, one row per host.
+    pub fn hosts_csv(&self) -> Vec<u8> {
+        let (h, v) = self.run_columns();
+        let mut out = String::new();
+        let cols: Vec<&str> = self
+            .output
+            .hosts
+            .first()
+            .map(|t| t.columns.iter().map(|c| c.0).collect())
+            .unwrap_or_default();
+        let _ = writeln!(out, "{h}system,host,{}", cols.join(","));
+        for t in &self.output.hosts {
+            let n = t.columns.first().map_or(0, |c| c.1.len());
+            for host in 0..n {
+                let vals: Vec<String> = t.columns.iter().map(|c| fmt_plain(c.1[host])).collect();
+                let _ = writeln!(out, "{v}{},{host},{}", csv_field(&t.system), vals.join(","));
+            }
+        }
+        out.into_bytes()
     }
 
     /// The summary CSV (header included): one row per system. Message, byte and event counters
@@ -301,6 +323,11 @@ impl RunResult {
         let p = dir.join("summary.csv");
         write_atomic(&p, &self.summary_csv())?;
         written.push(p);
+        if !self.output.hosts.is_empty() {
+            let p = dir.join("hosts.csv");
+            write_atomic(&p, &self.hosts_csv())?;
+            written.push(p);
+        }
         if self.manifest.output.churn_trace {
             let p = dir.join("churn.csv");
             self.churn.write_csv(&p)?;
@@ -344,6 +371,15 @@ pub fn check_invariants(r: &RunResult) -> Result<String> {
         anyhow::bail!("{text}an invariant that must hold in this run does not");
     }
     Ok(text.trim_end().to_string())
+}
+
+/// An integer-valued float without decimals, others as [`fmt`].
+fn fmt_plain(x: f64) -> String {
+    if x.is_finite() && x == x.trunc() && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        fmt(x)
+    }
 }
 
 /// Fixed-precision float for CSVs (stable bytes; NaN as empty).

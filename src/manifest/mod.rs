@@ -28,6 +28,10 @@ pub struct OutputSpec {
     /// Also write the churn schedule as `churn.csv` (default false); replay it with `churn.model = "trace"`.
     #[serde(default)]
     pub churn_trace: bool,
+    /// Also write per-host facts (e.g. keys stored) as `hosts.csv` (default false; protocols that
+    /// store data).
+    #[serde(default)]
+    pub hosts: bool,
 }
 
 fn default_dir() -> PathBuf {
@@ -43,6 +47,7 @@ impl Default for OutputSpec {
             dir: default_dir(),
             queries: true,
             churn_trace: false,
+            hosts: false,
         }
     }
 }

@@ -59,6 +59,10 @@ pub trait RingApp: Sized + 'static {
     fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
         Vec::new()
     }
+    /// Per-host facts at the end of the run (`hosts.csv`), e.g. keys stored per host.
+    fn host_metrics(&self, _rings: &[Ring], _hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
+        Vec::new()
+    }
     /// Its invariant checks at the end of the run; `static_ring` = no churn and a converged
     /// start, where every answer must come from the true owner.
     fn checks(&self, _rings: &[Ring], _static_ring: bool) -> Vec<crate::driver::Check> {
@@ -404,6 +408,7 @@ pub(crate) trait System {
     fn lost(&mut self, env: Env, sys: SysIx, e: AppEnvelope);
     fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)>;
     fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<crate::driver::Check>;
+    fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
@@ -570,6 +575,10 @@ impl<A: RingApp> System for Hosted<A> {
 
     fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<crate::driver::Check> {
         self.app.checks(rings, static_ring)
+    }
+
+    fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
+        self.app.host_metrics(rings, hosts)
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

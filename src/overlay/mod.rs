@@ -18,7 +18,7 @@ pub mod run;
 pub mod view;
 pub mod wire;
 
-use crate::driver::{Check, Driven, World};
+use crate::driver::{Check, Driven, HostTable, World};
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
 use crate::sim::Protocol;
@@ -273,6 +273,17 @@ impl Driven for Overlay {
             ]);
         }
         m
+    }
+
+    fn host_tables(&mut self, world: &World) -> Vec<HostTable> {
+        let hosts = world.vnodes.len();
+        (self.systems.iter().zip(&self.names))
+            .map(|(s, name)| HostTable {
+                system: name.clone(),
+                columns: s.host_metrics(&self.rings, hosts),
+            })
+            .filter(|t| !t.columns.is_empty())
+            .collect()
     }
 
     fn checks(&mut self, world: &World) -> Vec<Check> {

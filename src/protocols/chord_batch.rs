@@ -289,6 +289,30 @@ impl RingApp for ChordBatch {
         )]
     }
 
+    fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
+        use rayon::prelude::*;
+        // Random hashing: a key lives on the first peer at or after its hash on the ring.
+        let view = &rings[usize::from(RING)].view;
+        let per_host = (self.keys.keys().par_chunks(1 << 20))
+            .map(|chunk| {
+                let mut c = vec![0u64; hosts];
+                for &k in chunk {
+                    if let Some(owner) = view.owner(key_hash(k)) {
+                        c[view.host(owner) as usize] += 1;
+                    }
+                }
+                c
+            })
+            .reduce(
+                || vec![0u64; hosts],
+                |mut a, b| {
+                    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+                    a
+                },
+            );
+        vec![("keys", per_host.into_iter().map(|c| c as f64).collect())]
+    }
+
     fn checks(&self, _rings: &[Ring], static_ring: bool) -> Vec<Check> {
         vec![Check {
             name: "answers from the true owner",

@@ -1,0 +1,288 @@
+//! `leadsim figures`: regenerate the paper's figures declared in `experiments/figures.toml`.
+//!
+//! Each figure is a manifest (a run or sweep; or a model-eval config) plus a plot spec and
+//! verdict rules ([`spec`]). Sources run through the sweep pipeline (run cache keyed on
+//! configuration, profile, inputs and code; see [`crate::experiment::cache`]), one generic
+//! renderer writes `results/<id>.csv|svg|png` ([`render`]), the rules check the paper's
+//! statements ([`verdict`]) and one report writer writes `results/REPORT.md`. Figures whose
+//! systems do not exist yet are listed as pending, never faked.
+//!
+//! Profiles: `quick` applies the spec file's `[quick]` overrides (and the figure's own) to every
+//! source so the set finishes in minutes on 2 cores; `paper` runs the manifests as written.
+
+pub mod render;
+pub mod spec;
+pub mod verdict;
+
+use crate::experiment::cache::code_fingerprint;
+use crate::experiment::sweep::SweepPlan;
+use crate::experiment::{assemble, execute, Exec};
+use crate::learned::eval::{evaluate, to_csv_deterministic, EvalConfig};
+use crate::learned::ModelSpec;
+use crate::output::write_atomic;
+use anyhow::{bail, Context, Result};
+use render::{describe, render, Table};
+use spec::{Data, FigureSpec, FiguresFile};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use verdict::{check, Verdict};
+
+/// The figure spec file.
+pub const SPEC_FILE: &str = "experiments/figures.toml";
+
+/// Scale of a figures run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Profile {
+    /// The spec's quick overrides (short runs): minutes on 2 cores.
+    Quick,
+    /// The manifests as written (the paper's scale).
+    Paper,
+}
+
+/// One figure's outcome, for the report.
+struct Outcome {
+    spec: FigureSpec,
+    measured: String,
+    verdicts: Vec<Verdict>,
+    pending: Option<String>,
+    wall_s: f64,
+    cache: String,
+}
+
+/// The ids of every figure in the spec file.
+pub fn figure_ids() -> Result<Vec<String>> {
+    Ok(FiguresFile::load(Path::new(SPEC_FILE))?
+        .figures
+        .into_iter()
+        .map(|f| f.id)
+        .collect())
+}
+
+fn overrides(file: &FiguresFile, fig: &FigureSpec, profile: Profile) -> Vec<(String, toml::Value)> {
+    if profile == Profile::Paper {
+        return Vec::new();
+    }
+    let mut o: BTreeMap<String, toml::Value> = file.quick.clone();
+    o.extend(fig.quick.clone());
+    o.into_iter().collect()
+}
+
+/// Runs (or serves from the cache) a sweep source and returns its output directory.
+fn sweep_source(
+    path: &Path,
+    over: &[(String, toml::Value)],
+    profile: Profile,
+    opts: &Exec,
+) -> Result<(PathBuf, String)> {
+    let refs: Vec<(&str, toml::Value)> =
+        over.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let mut plan = SweepPlan::load_with(path, &refs)?;
+    plan.profile = format!("{profile:?}");
+    let report = execute(&plan, opts)?;
+    assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
+    Ok((plan.dir.clone(), report.to_string()))
+}
+
+/// Evaluates a model-eval source into a table.
+fn eval_source(path: &Path, over: &[(String, toml::Value)], profile: Profile) -> Result<Table> {
+    let mut c = EvalConfig::load(path)?;
+    for (k, v) in over {
+        match (k.as_str(), v.as_integer()) {
+            ("dataset.keys", Some(n)) if n > 0 => c.dataset.keys = n as usize,
+            ("dataset.keys", _) => bail!("{SPEC_FILE}: dataset.keys must be a positive integer"),
+            _ => {} // run keys (duration_s, ...) do not apply to a model evaluation
+        }
+    }
+    if profile == Profile::Quick {
+        c.also_datasets.clear();
+    }
+    let keys = c
+        .dataset
+        .load(Path::new(crate::experiment::DATASET_CACHE))?;
+    let mut rows = Vec::new();
+    for m in &c.models {
+        rows.push(evaluate(
+            &ModelSpec::parse(m)?,
+            keys.keys(),
+            &c.dataset.label(),
+        )?);
+    }
+    Table::parse(&to_csv_deterministic(&rows))
+}
+
+/// Runs the figures (all, or `only`) and writes `results/REPORT.md` when all were requested.
+pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool) -> Result<()> {
+    let file = FiguresFile::load(Path::new(SPEC_FILE))?;
+    if let Some(o) = &only {
+        for id in o {
+            if !file.figures.iter().any(|f| &f.id == id) {
+                bail!(
+                    "unknown figure '{id}'; choose from {}",
+                    file.figures
+                        .iter()
+                        .map(|f| f.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+    let want = |id: &str| only.as_ref().is_none_or(|o| o.iter().any(|x| x == id));
+    let results = Path::new("results");
+    std::fs::create_dir_all(results)?;
+    let start = Instant::now();
+    let mut outcomes = Vec::new();
+    // Sources shared by several figures (Figs 7 and 8) run once.
+    let mut done: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
+    let selected: Vec<&FigureSpec> = file.figures.iter().filter(|f| want(&f.id)).collect();
+    for (i, fig) in selected.iter().enumerate() {
+        let t = Instant::now();
+        eprintln!("[{}/{}] {}: {}", i + 1, selected.len(), fig.id, fig.what);
+        let Some(source) = &fig.source else {
+            outcomes.push(Outcome {
+                spec: (*fig).clone(),
+                measured: "—".into(),
+                verdicts: Vec::new(),
+                pending: fig.pending.clone(),
+                wall_s: 0.0,
+                cache: String::new(),
+            });
+            continue;
+        };
+        let path = Path::new("experiments").join(source);
+        let over = overrides(&file, fig, profile);
+        let (table, cache) = if fig.data == Data::Eval {
+            (
+                eval_source(&path, &over, profile)?,
+                "evaluated now".to_string(),
+            )
+        } else {
+            let key = format!("{}|{over:?}", path.display());
+            if !done.contains_key(&key) {
+                let opts = Exec {
+                    jobs,
+                    rerun,
+                    label: fig.id.clone(),
+                    ..Default::default()
+                };
+                done.insert(key.clone(), sweep_source(&path, &over, profile, &opts)?);
+            }
+            let (dir, report) = &done[&key];
+            let csv = dir.join(match fig.data {
+                Data::Summary => "summary.csv",
+                Data::Queries => "queries.csv",
+                _ => "hosts.csv",
+            });
+            (Table::read(&csv)?, report.clone())
+        };
+        let measured = render(fig, &table, results)
+            .with_context(|| format!("figure {} ({SPEC_FILE})", fig.id))?;
+        outcomes.push(Outcome {
+            spec: (*fig).clone(),
+            measured: describe(fig, &measured),
+            verdicts: fig.verdicts.iter().map(|v| check(v, &measured)).collect(),
+            pending: None,
+            wall_s: t.elapsed().as_secs_f64(),
+            cache,
+        });
+    }
+    let report = report_text(profile, &outcomes);
+    if only.is_none() {
+        write_atomic(&results.join("REPORT.md"), report.as_bytes())?;
+    } else {
+        print!("{report}");
+    }
+    eprintln!("\n{:<8} {:>8}  verdict; runs", "figure", "wall s");
+    for o in &outcomes {
+        eprintln!(
+            "{:<8} {:>8.1}  {}{}",
+            o.spec.id,
+            o.wall_s,
+            summary_verdict(o),
+            if o.cache.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", o.cache)
+            }
+        );
+    }
+    eprintln!(
+        "{} figure(s) in {:.0} s{}",
+        outcomes.len(),
+        start.elapsed().as_secs_f64(),
+        if only.is_none() {
+            "; results/REPORT.md written"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+fn summary_verdict(o: &Outcome) -> String {
+    if let Some(p) = &o.pending {
+        return format!("pending: needs {p}");
+    }
+    let count = |w: &str| {
+        o.verdicts
+            .iter()
+            .filter(|v| v.outcome.starts_with(w))
+            .count()
+    };
+    format!(
+        "{} hold, {} differ, {} pending",
+        count("holds"),
+        count("differs"),
+        count("pending")
+    )
+}
+
+fn report_text(profile: Profile, outcomes: &[Outcome]) -> String {
+    let mut r = format!(
+        "# leadsim figures report\n\nProfile `{}` ({}). Code: `{}`. Regenerate with `leadsim figures{}`.\n\
+         Every number below was measured by the runs of this code and profile (the run cache serves a\n\
+         run only when configuration, profile, inputs and code match); \"pending\" statements are about\n\
+         systems that do not exist yet and are not faked.\n\n",
+        if profile == Profile::Quick { "quick" } else { "paper" },
+        if profile == Profile::Quick {
+            "the `[quick]` overrides of experiments/figures.toml: 300 simulated seconds per run, 2 M keys, Table I on 10 M keys"
+        } else {
+            "the manifests as written"
+        },
+        code_fingerprint(),
+        if profile == Profile::Quick { "" } else { " --profile paper" }
+    );
+    for o in outcomes {
+        let s = &o.spec;
+        let _ = write!(r, "## {}: {}\n\n- **Paper:** {}\n", s.id, s.what, s.paper);
+        if let Some(p) = &o.pending {
+            let _ = writeln!(
+                r,
+                "- **Verdict:** pending: needs {p} (not implemented yet)\n"
+            );
+            continue;
+        }
+        let _ = writeln!(r, "- **leadsim:** {}", o.measured);
+        for v in &o.verdicts {
+            let _ = writeln!(
+                r,
+                "- **Verdict** — {}: {}{}",
+                v.statement,
+                v.outcome,
+                if v.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", v.detail)
+                }
+            );
+        }
+        let _ = writeln!(
+            r,
+            "- **Files:** [`{0}.csv`]({0}.csv), [`{0}.svg`]({0}.svg), [`{0}.png`]({0}.png)\n\n![{0}]({0}.svg)\n",
+            s.id
+        );
+    }
+    r
+}
