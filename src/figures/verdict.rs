@@ -125,8 +125,12 @@ pub fn check(v: &VerdictSpec, m: &Measured) -> Verdict {
                         if let Some(o) = pts.iter().find(|p| p.0 == x) {
                             if o.1 < y {
                                 all = false;
-                                worst =
-                                    format!("{s} is lower at {x} ({panel}): {:.2} < {y:.2}", o.1);
+                                let at = if panel.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" at {x} ({panel})")
+                                };
+                                worst = format!("{s} is lower{at}: {:.2} < {y:.2}", o.1);
                             }
                         }
                     }

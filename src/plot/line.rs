@@ -1,0 +1,250 @@
+//! Line charts (panels in a grid, error bars) and CDFs.
+
+use super::{draw_legend, err, log_tick, register_font, style_for, tick, Axes, Panel, Series};
+use anyhow::Result;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::Path;
+
+fn bounds(panel: &Panel) -> (f64, f64, f64, f64) {
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y, ci) in panel.series.iter().flat_map(|s| s.points.iter()) {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y - ci);
+        y1 = y1.max(y + ci);
+    }
+    if x0 > x1 {
+        (0.0, 1.0, 0.0, 1.0)
+    } else {
+        (x0, x1, y0, y1)
+    }
+}
+
+fn draw_panel<DB: DrawingBackend>(
+    cell: &DrawingArea<DB, Shift>,
+    panel: &Panel,
+    order: &[String],
+    axes: &Axes,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let (x0, x1, y0, y1) = bounds(panel);
+    let mut chart = ChartBuilder::on(cell);
+    chart
+        .caption(&panel.title, ("sans-serif", 17))
+        .margin(12)
+        .x_label_area_size(46)
+        .y_label_area_size(74);
+    macro_rules! plot_on {
+        ($ctx:expr, $xf:expr, $yf:expr) => {{
+            let mut ctx = $ctx;
+            ctx.configure_mesh()
+                .x_desc(axes.x_label.as_str())
+                .y_desc(axes.y_label.as_str())
+                .x_label_formatter(&$xf)
+                .y_label_formatter(&$yf)
+                .x_labels(8)
+                .y_labels(8)
+                .label_style(("sans-serif", 13))
+                .axis_desc_style(("sans-serif", 15))
+                .light_line_style(RGBColor(240, 240, 240))
+                .bold_line_style(RGBColor(215, 215, 215))
+                .draw()
+                .map_err(err)?;
+            for s in &panel.series {
+                let pos = order.iter().position(|l| *l == s.label).unwrap_or(0);
+                let (c, m) = style_for(&s.label, pos);
+                ctx.draw_series(LineSeries::new(
+                    s.points.iter().map(|&(x, y, _)| (x, y)),
+                    c.stroke_width(2),
+                ))
+                .map_err(err)?;
+                ctx.draw_series(s.points.iter().filter(|p| p.2 > 0.0).map(|&(x, y, ci)| {
+                    ErrorBar::new_vertical(
+                        x,
+                        (y - ci).max(f64::MIN_POSITIVE),
+                        y,
+                        y + ci,
+                        c.stroke_width(1),
+                        8,
+                    )
+                }))
+                .map_err(err)?;
+                // Markers on measured points; a dense curve (a CDF) gets one every ~25 points.
+                let every = (s.points.len() / 16).max(1);
+                let dots: Vec<(f64, f64)> = s
+                    .points
+                    .iter()
+                    .step_by(every)
+                    .map(|&(x, y, _)| (x, y))
+                    .collect();
+                ctx.draw_series(dots.into_iter().map(move |p| {
+                    EmptyElement::at(p)
+                        + match m % 4 {
+                            0 => Circle::new((0, 0), 4, c.filled()).into_dyn(),
+                            1 => TriangleMarker::new((0, 0), 5, c.filled()).into_dyn(),
+                            2 => Rectangle::new([(-4, -4), (4, 4)], c.filled()).into_dyn(),
+                            _ => Cross::new((0, 0), 4, c.stroke_width(2)).into_dyn(),
+                        }
+                }))
+                .map_err(err)?;
+            }
+        }};
+    }
+    let xpad = ((x1 - x0) * 0.04).max(1e-9);
+    let lin = |v: &f64| tick(*v);
+    let lg = |v: &f64| log_tick(*v);
+    match (axes.log_x, axes.log_y) {
+        (false, false) => {
+            let ypad = ((y1 - y0) * 0.06).max(1e-9);
+            let ylo = if y0 >= 0.0 { 0.0 } else { y0 - ypad };
+            plot_on!(
+                chart
+                    .build_cartesian_2d((x0 - xpad)..(x1 + xpad), ylo..(y1 + ypad))
+                    .map_err(err)?,
+                lin,
+                lin
+            )
+        }
+        (false, true) => {
+            let lo = 10f64.powf((y0.max(1e-6)).log10().floor());
+            let hi = 10f64.powf((y1.max(lo * 10.0)).log10().ceil());
+            plot_on!(
+                chart
+                    .build_cartesian_2d((x0 - xpad)..(x1 + xpad), (lo..hi).log_scale())
+                    .map_err(err)?,
+                lin,
+                lg
+            )
+        }
+        (true, false) => {
+            let ypad = ((y1 - y0) * 0.06).max(1e-9);
+            let lo = 10f64.powf((x0.max(1e-6)).log10().floor());
+            let hi = 10f64.powf((x1.max(lo * 10.0)).log10().ceil());
+            plot_on!(
+                chart
+                    .build_cartesian_2d((lo..hi).log_scale(), 0f64.min(y0)..(y1 + ypad))
+                    .map_err(err)?,
+                lg,
+                lin
+            )
+        }
+        (true, true) => {
+            let (xl, xh) = (
+                10f64.powf((x0.max(1e-6)).log10().floor()),
+                10f64.powf(x1.max(1e-5).log10().ceil()),
+            );
+            let (yl, yh) = (
+                10f64.powf((y0.max(1e-6)).log10().floor()),
+                10f64.powf(y1.max(1e-5).log10().ceil()),
+            );
+            plot_on!(
+                chart
+                    .build_cartesian_2d((xl..xh).log_scale(), (yl..yh).log_scale())
+                    .map_err(err)?,
+                lg,
+                lg
+            )
+        }
+    }
+    Ok(())
+}
+
+fn draw_lines<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+    panels: &[Panel],
+    axes: &Axes,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    area.fill(&WHITE).map_err(err)?;
+    let area = area.titled(title, ("sans-serif", 22)).map_err(err)?;
+    let mut order: Vec<String> = Vec::new();
+    for s in panels.iter().flat_map(|p| &p.series) {
+        if !order.contains(&s.label) {
+            order.push(s.label.clone());
+        }
+    }
+    let (legend, body) = area.split_vertically(30);
+    draw_legend(&legend, &order)?;
+    let cols = panels.len().clamp(1, 2);
+    let rows = panels.len().div_ceil(cols).max(1);
+    let cells = body.split_evenly((rows, cols));
+    for (cell, panel) in cells.iter().zip(panels) {
+        draw_panel(cell, panel, &order, axes)?;
+    }
+    area.present().map_err(err)?;
+    Ok(())
+}
+
+/// Writes a line chart (panels in a grid of two columns) as `<stem>.svg` and `<stem>.png`.
+pub fn line_chart(stem: &Path, title: &str, panels: &[Panel], axes: &Axes) -> Result<()> {
+    register_font();
+    let cols = panels.len().clamp(1, 2) as u32;
+    let rows = panels.len().div_ceil(2).max(1) as u32;
+    let size = (560 * cols + 20, 400 * rows + 80);
+    let svg = stem.with_extension("svg");
+    draw_lines(
+        &SVGBackend::new(&svg, size).into_drawing_area(),
+        title,
+        panels,
+        axes,
+    )?;
+    let png = stem.with_extension("png");
+    draw_lines(
+        &BitMapBackend::new(&png, size).into_drawing_area(),
+        title,
+        panels,
+        axes,
+    )?;
+    Ok(())
+}
+
+/// Writes the empirical CDFs of samples as a line chart.
+pub fn cdf_chart(
+    stem: &Path,
+    title: &str,
+    x_label: &str,
+    samples: &[(String, Vec<f64>)],
+    log_x: bool,
+) -> Result<()> {
+    let series = samples
+        .iter()
+        .map(|(label, v)| {
+            let mut v = v.clone();
+            v.sort_unstable_by(f64::total_cmp);
+            let n = v.len().max(1) as f64;
+            // At most 400 points per curve keep files small.
+            let step = (v.len() / 400).max(1);
+            let points = v
+                .iter()
+                .enumerate()
+                .step_by(step)
+                .map(|(i, &x)| (x, (i + 1) as f64 / n, 0.0))
+                .collect();
+            Series {
+                label: label.clone(),
+                points,
+            }
+        })
+        .collect();
+    let axes = Axes {
+        x_label: x_label.to_string(),
+        y_label: "share of queries (CDF)".into(),
+        log_x,
+        log_y: false,
+    };
+    line_chart(
+        stem,
+        title,
+        &[Panel {
+            title: String::new(),
+            series,
+        }],
+        &axes,
+    )
+}
