@@ -77,6 +77,8 @@ pub struct World<'a> {
     pub workload: &'a WorkloadSpec,
     /// The sorted keys, for protocols that store data.
     pub keys: Option<Arc<KeySet>>,
+    /// The dataset's label (e.g. `osmc64-like:2000000:1`), for caches of derived data.
+    pub dataset: String,
     /// The protocol tables of the manifest, resolved.
     pub tables: &'a Tables,
     /// The query systems (at least one).

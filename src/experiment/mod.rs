@@ -144,6 +144,7 @@ pub fn with_world<T>(
         latency: m.latency.clone(),
         churn,
         workload: &m.workload,
+        dataset: m.dataset.as_ref().map(|d| d.label()).unwrap_or_default(),
         keys,
         tables: &m.tables,
         systems: &m.systems,

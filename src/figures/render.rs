@@ -87,10 +87,18 @@ fn num(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
-fn label(spec: &FigureSpec, v: &str) -> String {
+/// The series label of a row: the series columns' values (comma-separated `series`) put into
+/// the `series_label` template's `{}` in turn, or joined with ", ".
+fn label(spec: &FigureSpec, vals: &[&str]) -> String {
     match &spec.series_label {
-        Some(t) => t.replace("{}", v),
-        None => v.to_string(),
+        Some(t) => {
+            let mut out = t.clone();
+            for v in vals {
+                out = out.replacen("{}", v, 1);
+            }
+            out
+        }
+        None => vals.join(", "),
     }
 }
 
@@ -117,10 +125,16 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
         .filter(|r| keep.iter().all(|(i, v)| &r[*i] == *v))
         .collect();
     let xi = table.col(&spec.x)?;
-    let si = if spec.data == Data::Eval {
-        xi
+    let si: Vec<usize> = if spec.data == Data::Eval {
+        vec![xi]
     } else {
-        table.col(&spec.series)?
+        (spec.series.split(','))
+            .map(|c| table.col(c.trim()))
+            .collect::<Result<_>>()?
+    };
+    let series_of = |r: &Vec<String>| -> String {
+        let vals: Vec<&str> = si.iter().map(|&i| r[i].as_str()).collect();
+        label(spec, &vals)
     };
     let pi = spec.panels.as_deref().map(|p| table.col(p)).transpose()?;
     let title = spec.title.clone().unwrap_or_else(|| spec.id.clone());
@@ -138,7 +152,7 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
             for r in &rows {
                 let panel = pi.map_or(String::new(), |i| r[i].clone());
                 let p = push_unique(&mut groups, &panel, Vec::new);
-                let s = push_unique(&mut groups[p].1, &label(spec, &r[si]), Vec::new);
+                let s = push_unique(&mut groups[p].1, &series_of(r), Vec::new);
                 let x = push_unique(&mut groups[p].1[s].1, &r[xi], || (Vec::new(), 0.0));
                 let cell = &mut groups[p].1[s].1[x].1;
                 cell.0.push(num(&r[yi]) * spec.y_scale);
@@ -229,7 +243,7 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
             };
             let mut samples: Vec<(String, Vec<f64>)> = Vec::new();
             for r in &rows {
-                let s = push_unique(&mut samples, &label(spec, &r[si]), Vec::new);
+                let s = push_unique(&mut samples, &series_of(r), Vec::new);
                 let v = match yi {
                     Some(i) => num(&r[i]) * spec.y_scale,
                     None => num(&r[xi]) * spec.x_scale,

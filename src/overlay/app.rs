@@ -179,6 +179,12 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         &mut self.env.ledgers[usize::from(self.sys)]
     }
 
+    /// Whether query `q` is open and its origin has not crashed since issuing it (an answer
+    /// arriving otherwise is not for it).
+    pub fn origin_alive(&self, q: QueryId) -> bool {
+        self.env.ledgers[usize::from(self.sys)].origin_alive(q, self.env.sim.net())
+    }
+
     /// Opens a query at `origin` now (see [`Ledger::open`]).
     pub fn open_query(&mut self, origin: PeerId, kind: &'static str, keys: u64) -> QueryId {
         let net = self.env.sim.net();

@@ -217,7 +217,7 @@ impl ChordBatch {
         if !ctx.ledger().is_open(query) || self.queries[query as usize].batch != batch {
             return; // late answer for a batch that already failed
         }
-        if !self.origin_alive(ctx, query) {
+        if !ctx.origin_alive(query) {
             return; // the origin restarted since it asked
         }
         ctx.ledger().add_returned(query, u64::from(found));
@@ -237,13 +237,6 @@ impl ChordBatch {
             let now = ctx.now();
             ctx.ledger().close(query, now, Outcome::Ok);
         }
-    }
-
-    fn origin_alive(&self, ctx: &mut Ctx<Self>, q: QueryId) -> bool {
-        let inc = ctx.ledger().incarnation(q);
-        let net = ctx.net();
-        let origin = self.queries[q as usize].origin;
-        net.incarnation(net.host_of(origin)) == inc
     }
 
     fn issue(&mut self, ctx: &mut Ctx<Self>) {

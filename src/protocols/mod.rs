@@ -6,6 +6,7 @@
 //! reach the run as [`crate::driver::World::tables`].
 
 pub mod chord_batch;
+pub mod lead;
 pub mod ping;
 
 use crate::driver::{ProtocolOutput, World};
@@ -80,6 +81,15 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         substrate: &[crate::overlay::chord::config::TABLE],
         run: run_ring,
         add_system: Some(chord_batch::add_system),
+    },
+    ProtocolEntry {
+        name: "lead",
+        about: "LEAD: keys placed by a learned order-preserving hash; a range is one lookup plus a successor walk",
+        needs_dataset: true,
+        tables: &[lead::TABLE],
+        substrate: &[crate::overlay::chord::config::TABLE],
+        run: run_ring,
+        add_system: Some(lead::add_system),
     },
 ];
 

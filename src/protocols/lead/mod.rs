@@ -1,0 +1,412 @@
+//! `lead`: the distributed learned hash table (LEAD §III). Keys are placed on the Chord ring by
+//! LearnedHASH, an order-preserving learned hash ([`placement`]), so the n keys that follow a key
+//! K live on consecutive peers. A range query routes one lookup to the owner of LearnedHASH(K);
+//! the owner serves its keys >= K and hands the remaining count to its successor with the
+//! substrate's successor walk (an acknowledged step that fails over to the next live successor);
+//! the last peer returns the whole result to the origin. A single-key lookup is a Chord lookup of
+//! LearnedHASH(key).
+//!
+//! Data: the shared sorted key array is placed on the t = 0 ring with `chord.replicas` copies on
+//! distinct-host successors. A crashed host keeps its data and serves it again when it is back; a
+//! walk that skipped a dead peer is served by the next live one for the keys it holds as a
+//! replica; keys whose every copy is down are reported missing (`keys_returned <
+//! keys_requested`), never dropped silently.
+//!
+//! Not yet here (issue 10 continues): the Shadow Balancer, model updates (FRM), Figs 11-13.
+
+pub mod placement;
+
+use crate::driver::{Check, SystemSpec, World};
+use crate::engine::Time;
+use crate::ids::PeerId;
+use crate::ledger::{QueryId, QueryStream};
+use crate::network::Message;
+use crate::output::Outcome;
+use crate::overlay::app::app_bytes;
+use crate::overlay::run::SystemParts;
+use crate::overlay::{AppTimerHandle, CallId, Ctx, Delivery, Overlay, Ring, RingApp, RingIx};
+use crate::settings::{KeyDoc, Settings, TableDef};
+use crate::workload::QueryKind;
+use anyhow::{bail, Result};
+use placement::Placement;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// The manifest's `[lead]` table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadConfig {
+    /// The learned hash: any `leadsim model eval` spec, or `exact` (the true rank).
+    #[serde(default = "d_model")]
+    pub model: String,
+}
+
+fn d_model() -> String {
+    "rmi:cubic,linear,524288".into()
+}
+
+impl Default for LeadConfig {
+    fn default() -> Self {
+        LeadConfig { model: d_model() }
+    }
+}
+
+impl Settings for LeadConfig {
+    fn validate(&self) -> Result<()> {
+        if self.model != "exact" {
+            crate::learned::ModelSpec::parse(&self.model)
+                .map_err(|e| anyhow::anyhow!("lead.model: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// The `[lead]` table's definition.
+pub const TABLE: TableDef = TableDef::new::<LeadConfig>(
+    "lead",
+    "settings of LEAD",
+    &[KeyDoc::new(
+        "model",
+        "a model spec (rmi:ROOT,LEAF,B, rs:EPS,BITS, pgm:EPS, auto[:BYTES], linear, radix, cubic) or exact",
+        "the learned hash; the default is the paper's two-layer RMI with a cubic root and linear leaves; exact = the key's true rank (an ideal order-preserving hash)",
+    )],
+);
+
+/// LEAD's messages.
+#[derive(Clone, Copy, Debug)]
+pub enum LeadMsg {
+    /// A walk step: continue the range from key index `cursor` up to `end`.
+    Walk {
+        query: QueryId,
+        cursor: u64,
+        end: u64,
+        returned: u64,
+        origin: PeerId,
+        hops: u16,
+    },
+    /// The whole result, from the last peer to the origin.
+    Result {
+        query: QueryId,
+        returned: u64,
+        hops: u16,
+        bytes: u32,
+    },
+}
+
+/// Names of [`LeadMsg`]'s kinds.
+pub const KINDS: &[&str] = &["walk", "result"];
+
+impl Message for LeadMsg {
+    fn kind(&self) -> usize {
+        match self {
+            LeadMsg::Walk { .. } => 0,
+            LeadMsg::Result { .. } => 1,
+        }
+    }
+    fn size_bytes(&self) -> u32 {
+        match *self {
+            // Query id, cursor, end and the count so far.
+            LeadMsg::Walk { .. } => app_bytes(28),
+            LeadMsg::Result { bytes, .. } => bytes,
+        }
+    }
+}
+
+/// LEAD's timers.
+#[derive(Clone, Copy, Debug)]
+pub enum LeadTimer {
+    /// Global: issue the next query.
+    Issue,
+    /// The origin gives up on a query.
+    Deadline(QueryId),
+}
+
+/// The ring LEAD runs on.
+const RING: RingIx = 0;
+
+/// LEAD's state.
+pub struct Lead {
+    place: Arc<Placement>,
+    kind: QueryKind,
+    range: usize,
+    stream: QueryStream,
+    deadline: Time,
+    replicas: usize,
+    value_bytes: u32,
+    deadlines: Vec<AppTimerHandle>,
+    /// The first key index of every query.
+    firsts: Vec<u64>,
+    /// Peers a walk visited (steps delivered), over all queries.
+    pub steps: u64,
+    /// Keys requested and returned over closed queries (completeness).
+    pub requested: u64,
+    /// Keys returned.
+    pub returned: u64,
+}
+
+impl Lead {
+    /// Serves the range at `at` from `cursor`, then walks on or replies.
+    #[allow(clippy::too_many_arguments)]
+    fn serve(
+        &mut self,
+        ctx: &mut Ctx<Self>,
+        at: PeerId,
+        q: QueryId,
+        cursor: u64,
+        end: u64,
+        returned: u64,
+        origin: PeerId,
+        hops: u16,
+    ) {
+        let (upto, held) = self.held_from(ctx.ring(RING), at, cursor as usize, end as usize);
+        let returned = returned + held;
+        if upto as u64 >= end {
+            let per_key = 8 + u64::from(self.value_bytes);
+            let bytes =
+                (u64::from(app_bytes(16)) + returned * per_key).min(u64::from(u32::MAX)) as u32;
+            let msg = LeadMsg::Result {
+                query: q,
+                returned,
+                hops,
+                bytes,
+            };
+            if at == origin {
+                self.on_result(ctx, msg);
+            } else {
+                ctx.send(at, origin, msg, Some(q));
+            }
+            return;
+        }
+        let msg = LeadMsg::Walk {
+            query: q,
+            cursor: upto as u64,
+            end,
+            returned,
+            origin,
+            hops: hops.saturating_add(1),
+        };
+        // No successor known: the walk stops here and the origin's deadline fails the query.
+        let _ = ctx.walk(RING, at, msg, Some(q));
+    }
+
+    /// What peer `at` serves from key index `cursor` (up to `end`): the index where its part
+    /// ends, and how many keys of that part it holds (its own arc on the t = 0 ring, and the arcs
+    /// of skipped peers it holds replicas of).
+    fn held_from(&self, ring: &Ring, at: PeerId, cursor: usize, end: usize) -> (usize, u64) {
+        let view = &ring.view;
+        let all = view.all();
+        if all.is_empty() || cursor >= end {
+            return (cursor, 0);
+        }
+        let p = &self.place;
+        let v = view.vid(at);
+        let h = p.hash_at(cursor);
+        let max_vid = all[all.len() - 1].0;
+        let wraps = h > max_vid && all[0].1 == at;
+        let upto = if h > v && !wraps {
+            return (cursor, 0); // the keys lie beyond this peer: nothing here
+        } else if wraps {
+            end
+        } else {
+            p.first_above(cursor, v).min(end)
+        };
+        // Walk the t = 0 arcs from the owner of the cursor's key to `at`.
+        let mut held = 0;
+        let mut c = cursor;
+        while c < upto {
+            let hc = p.hash_at(c);
+            let Some(owner) = view.owner(hc) else { break };
+            let ov = view.vid(owner);
+            let arc_end = if hc > ov {
+                upto // the wrap arc runs to the end of the key array
+            } else {
+                p.first_above(c, ov).min(upto)
+            };
+            if owner == at || view.holds_replica(at, ov, self.replicas) {
+                held += (arc_end - c) as u64;
+            }
+            if arc_end <= c {
+                break;
+            }
+            c = arc_end;
+        }
+        (upto, held)
+    }
+
+    fn on_result(&mut self, ctx: &mut Ctx<Self>, msg: LeadMsg) {
+        let LeadMsg::Result {
+            query,
+            returned,
+            hops,
+            ..
+        } = msg
+        else {
+            return;
+        };
+        if !ctx.origin_alive(query) {
+            return; // late, or the origin restarted since it asked
+        }
+        let requested = ctx.ledger().record(query).keys_requested;
+        ctx.ledger().add_returned(query, returned);
+        ctx.ledger().note_hops(query, u32::from(hops));
+        let now = ctx.now();
+        ctx.ledger().close(query, now, Outcome::Ok);
+        ctx.cancel(self.deadlines[query as usize]);
+        self.requested += requested;
+        self.returned += returned;
+    }
+
+    fn issue(&mut self, ctx: &mut Ctx<Self>) {
+        if let Some(gap) = self.stream.next_gap(ctx.now()) {
+            ctx.set_global_timer(gap, LeadTimer::Issue);
+        }
+        let Some(origin) = ctx.random_joined_peer(RING, &mut self.stream.rng) else {
+            return;
+        };
+        let n = match self.kind {
+            QueryKind::Range => self.range,
+            QueryKind::Lookup => 1,
+        };
+        let total = self.place.len();
+        let first = self.stream.rng.below((total - n + 1) as u64) as usize;
+        let q = ctx.open_query(origin, self.kind.as_str(), n as u64);
+        let h = ctx.set_timer(origin, self.deadline, LeadTimer::Deadline(q));
+        self.deadlines.push(h);
+        let target = self.place.hash_at(first);
+        self.firsts.push(first as u64);
+        let r = ctx.lookup(RING, origin, target, 0, q);
+        self.handle_routed(ctx, origin, r);
+    }
+}
+
+impl RingApp for Lead {
+    type Msg = LeadMsg;
+    type Timer = LeadTimer;
+
+    fn kinds(&self) -> &'static [&'static str] {
+        KINDS
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        let first = self.stream.first();
+        ctx.set_global_timer(first, LeadTimer::Issue);
+    }
+
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        ctx.ring_mut(d.ring).free_list(d.list);
+        let q = d.query;
+        let first = self.firsts[q as usize];
+        let n = ctx.ledger().record(q).keys_requested;
+        self.steps += 1;
+        self.serve(ctx, at, q, first, first + n, 0, d.origin, d.hops);
+    }
+
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, _from: PeerId, to: PeerId, msg: LeadMsg) {
+        match msg {
+            LeadMsg::Walk {
+                query,
+                cursor,
+                end,
+                returned,
+                origin,
+                hops,
+            } => {
+                self.steps += 1;
+                self.serve(ctx, to, query, cursor, end, returned, origin, hops);
+            }
+            LeadMsg::Result { .. } => self.on_result(ctx, msg),
+        }
+    }
+
+    fn on_call_failed(
+        &mut self,
+        _ctx: &mut Ctx<Self>,
+        _call: CallId,
+        _from: PeerId,
+        _msg: LeadMsg,
+    ) {
+        // Every successor of the walking peer was silent: the origin's deadline fails the query.
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _peer: PeerId, timer: LeadTimer) {
+        match timer {
+            LeadTimer::Issue => self.issue(ctx),
+            LeadTimer::Deadline(q) => {
+                let now = ctx.now();
+                ctx.ledger().close(q, now, Outcome::Failed);
+            }
+        }
+    }
+
+    fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
+        vec![
+            ("lead_model_bytes", self.place.model_bytes() as f64),
+            (
+                "lead_keys_returned_share",
+                self.returned as f64 / self.requested.max(1) as f64,
+            ),
+        ]
+    }
+
+    fn checks(&self, _rings: &[Ring], static_ring: bool) -> Vec<Check> {
+        vec![Check {
+            name: "every key of a range returned",
+            holds: self.returned == self.requested,
+            enforced: static_ring,
+            detail: format!(
+                "{} of {} requested keys returned by answered queries",
+                self.returned, self.requested
+            ),
+        }]
+    }
+
+    fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
+        let view = &rings[usize::from(RING)].view;
+        let all = view.all();
+        let mut keys = vec![0f64; hosts];
+        for (i, &(vid, p)) in all.iter().enumerate() {
+            let prev = all[(i + all.len() - 1) % all.len()].0;
+            keys[view.host(p) as usize] += self.place.count_in(prev, vid) as f64;
+        }
+        vec![("keys", keys)]
+    }
+}
+
+/// Adds one LEAD system (settings and workload of `spec`) to a ring run.
+pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
+    let cfg: LeadConfig = spec.settings("lead")?;
+    let timing = overlay.rings[usize::from(RING)].timing;
+    let keys = world.keys("lead")?;
+    let (kind, range) = spec.workload.query_shape()?;
+    if range > keys.len() {
+        bail!(
+            "workload.range_keys = {range} exceeds the dataset's {} keys",
+            keys.len()
+        );
+    }
+    let place = Arc::new(Placement::new(keys, &world.dataset, &cfg.model)?);
+    let app = Lead {
+        place: place.clone(),
+        kind,
+        range,
+        stream: QueryStream::new(
+            world.seed,
+            &spec.stream,
+            spec.workload.arrivals()?,
+            world.duration,
+        ),
+        deadline: timing.max_lookup,
+        replicas: timing.replicas,
+        value_bytes: timing.value_bytes,
+        deadlines: Vec::new(),
+        firsts: Vec::new(),
+        steps: 0,
+        requested: 0,
+        returned: 0,
+    };
+    overlay.add_system(&spec.name, app);
+    Ok(SystemParts {
+        arc_keys: Box::new(move |lo, hi| place.count_in(lo, hi)),
+        drain: timing.max_lookup,
+    })
+}

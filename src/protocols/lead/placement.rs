@@ -1,0 +1,102 @@
+//! LEAD's key placement: LearnedHASH maps a key to a ring position that is non-decreasing in the
+//! key, so the keys a peer owns (hash in its arc) are a contiguous slice of the shared sorted key
+//! array; storage stays implicit (index ranges, never per-peer maps).
+
+use crate::data::KeySet;
+use crate::learned::{ring_position, LearnedModel, ModelSpec};
+use anyhow::Result;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The learned hash of a run: a trained model, or the exact rank (an ideal order-preserving hash).
+pub struct Placement {
+    keys: Arc<KeySet>,
+    model: Option<Arc<dyn LearnedModel>>,
+    step: u64,
+}
+
+/// Models trained in this process, by dataset and spec: every run of a sweep shares one.
+type ModelCache = Mutex<BTreeMap<String, Arc<dyn LearnedModel>>>;
+
+fn trained(keys: &Arc<KeySet>, dataset: &str, spec: &str) -> Result<Arc<dyn LearnedModel>> {
+    static CACHE: OnceLock<ModelCache> = OnceLock::new();
+    let id = format!("{dataset}|{}|{spec}", keys.len());
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(m) = cache.lock().expect("model cache").get(&id) {
+        return Ok(m.clone());
+    }
+    let model: Arc<dyn LearnedModel> = Arc::from(ModelSpec::parse(spec)?.train(keys.keys())?);
+    cache.lock().expect("model cache").insert(id, model.clone());
+    Ok(model)
+}
+
+impl Placement {
+    /// The placement of `keys` (of dataset `dataset`) under model spec `spec` (`exact` = rank).
+    pub fn new(keys: Arc<KeySet>, dataset: &str, spec: &str) -> Result<Placement> {
+        let model = if spec == "exact" {
+            None
+        } else {
+            Some(trained(&keys, dataset, spec)?)
+        };
+        let step = u64::MAX / (keys.len().max(1) as u64);
+        Ok(Placement { keys, model, step })
+    }
+
+    /// Bytes of the model's parameters (0 for `exact`).
+    pub fn model_bytes(&self) -> usize {
+        self.model.as_ref().map_or(0, |m| m.size_bytes())
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys.len() == 0
+    }
+
+    /// LearnedHASH(key): clamp(predicted position, 0, N-1) scaled onto the ring.
+    #[inline]
+    pub fn hash(&self, key: u64) -> u64 {
+        match &self.model {
+            Some(m) => ring_position(m.as_ref(), key),
+            None => {
+                let rank = self.keys.keys().partition_point(|&k| k < key) as u64;
+                rank.min(self.keys.len() as u64 - 1) * self.step
+            }
+        }
+    }
+
+    /// The hash of the key at index `i`.
+    #[inline]
+    pub fn hash_at(&self, i: usize) -> u64 {
+        self.hash(self.keys.keys()[i])
+    }
+
+    /// The first index `>= from` whose hash exceeds `v` (hashes are non-decreasing in the index).
+    pub fn first_above(&self, from: usize, v: u64) -> usize {
+        let (mut lo, mut hi) = (from, self.keys.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.hash_at(mid) <= v {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// Keys whose hash lies in the ring arc `(a, b]` (wrapping; the whole ring when `a == b`).
+    pub fn count_in(&self, a: u64, b: u64) -> u64 {
+        let upto = |v: u64| self.first_above(0, v) as u64;
+        let n = self.keys.len() as u64;
+        if a < b {
+            upto(b) - upto(a)
+        } else {
+            n - upto(a) + upto(b)
+        }
+    }
+}
