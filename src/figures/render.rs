@@ -1,7 +1,7 @@
 //! One generic renderer: a figure spec plus its data table become the tidy `results/<id>.csv`,
 //! the plot (SVG + PNG) and the per-series values the verdict rules read.
 
-use super::spec::{Data, FigureSpec, Kind};
+use super::spec::{Data, FigureSpec, Kind, Stat};
 use crate::output::{csv_field, write_atomic, Summary};
 use crate::plot::{self, Axes, Panel, Series};
 use anyhow::{Context, Result};
@@ -178,7 +178,12 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
                         }
                         let sum = Summary::of(&ys);
                         // Replications: CI across them; a single run: its own CI column.
-                        let ci = if ys.len() > 1 { sum.ci95 } else { *given };
+                        let (value, ci) = match spec.stat {
+                            Stat::Mean => (sum.mean, if ys.len() > 1 { sum.ci95 } else { *given }),
+                            Stat::Sd => (sum.sd, 0.0),
+                            Stat::Cov => (sum.cov(), 0.0),
+                        };
+                        let sum = Summary { mean: value, ..sum };
                         let x = if spec.kind == Kind::Bar {
                             0.0
                         } else {

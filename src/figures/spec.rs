@@ -52,6 +52,22 @@ pub enum Rule {
     Ratio,
     /// The coefficient of variation of the series' values is lower than `other`'s.
     CovLower,
+    /// By x = `x`, the series has made at least `value` (a share) of its total change from its
+    /// first to its last x, in every panel (a knee).
+    Knee,
+}
+
+/// How the rows of one (panel, series, x) cell are combined.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stat {
+    /// Their mean, with a 95% CI across rows (replications) or the error column.
+    #[default]
+    Mean,
+    /// Their standard deviation (e.g. of keys per host over hosts).
+    Sd,
+    /// Their coefficient of variation.
+    Cov,
 }
 
 /// One statement of the paper and the rule that checks it.
@@ -109,6 +125,9 @@ pub struct FigureSpec {
     /// Error column (95% CI half-width), used when a point has a single row.
     #[serde(default)]
     pub error: Option<String>,
+    /// How the rows of a point are combined (`mean`, `sd`, `cov`).
+    #[serde(default)]
+    pub stat: Stat,
     /// Series column (default `system`).
     #[serde(default = "d_series")]
     pub series: String,
@@ -216,7 +235,7 @@ impl FiguresFile {
                         v.rule
                     );
                 }
-                if v.rule == Rule::At && v.x.is_none() {
+                if matches!(v.rule, Rule::At | Rule::Knee) && v.x.is_none() {
                     bail!("{}: figure {}: rule at needs `x`", path.display(), fig.id);
                 }
                 if let Some(op) = &v.op {

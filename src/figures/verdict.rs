@@ -176,6 +176,28 @@ pub fn check(v: &VerdictSpec, m: &Measured) -> Verdict {
             }
             _ => mk(false, "no values".into()),
         },
+        Rule::Knee => {
+            let x = v.x.unwrap_or(f64::NAN);
+            let mut all = true;
+            let mut parts = Vec::new();
+            for (panel, pts) in points(m, &v.series) {
+                let (Some(a), Some(b), Some(k)) = (pts.first(), pts.last(), at(pts, x)) else {
+                    all = false;
+                    continue;
+                };
+                let share = if b.1 == a.1 {
+                    1.0
+                } else {
+                    (a.1 - k) / (a.1 - b.1)
+                };
+                all &= share >= value;
+                parts.push(format!("{panel} {:.0}%", share * 100.0));
+            }
+            mk(
+                all,
+                format!("share of the change reached by {x}: {}", parts.join(", ")),
+            )
+        }
         Rule::CovLower => match (sample(m, &v.series), sample(m, other)) {
             (Some(a), Some(b)) => {
                 let (ca, cb) = (Summary::of(a).cov(), Summary::of(b).cov());
