@@ -16,9 +16,10 @@ use super::wire::{
 };
 use crate::engine::Time;
 use crate::ids::PeerId;
-use crate::ledger::{Ledger, QueryId};
+use crate::ledger::{Ledger, QueryId, QueryStream};
 use crate::network::{Message, Network};
 use crate::rng::SimRng;
+use crate::workload::QueryKind;
 
 /// An application (a query system) running on the overlay's rings.
 pub trait RingApp: Sized + 'static {
@@ -77,6 +78,19 @@ pub trait RingApp: Sized + 'static {
             self.on_route_failed(ctx, at, d);
         }
     }
+}
+
+/// A data query just issued ([`Ctx::issue_data_query`]).
+#[derive(Clone, Copy, Debug)]
+pub struct DataQuery {
+    /// Its ledger id.
+    pub query: QueryId,
+    /// The issuing peer.
+    pub origin: PeerId,
+    /// Index of its first key in the sorted key array.
+    pub first: usize,
+    /// Keys asked for.
+    pub n: usize,
 }
 
 /// What an application RPC does when its callee stays silent.
@@ -382,6 +396,36 @@ impl<'a, A: RingApp> Ctx<'a, A> {
             }
         }
         None
+    }
+
+    /// The next data query of a system's stream, the same way for every data system: schedules
+    /// the following arrival (`issue` timer), picks a random joined origin on ring `r`, draws the
+    /// first key index of a range of `shape` over `total` keys, and opens the query. `None` when
+    /// no peer has joined.
+    pub fn issue_data_query(
+        &mut self,
+        r: RingIx,
+        stream: &mut QueryStream,
+        shape: (QueryKind, usize),
+        total: usize,
+        issue: A::Timer,
+    ) -> Option<DataQuery> {
+        if let Some(gap) = stream.next_gap(self.now()) {
+            self.set_global_timer(gap, issue);
+        }
+        let origin = self.random_joined_peer(r, &mut stream.rng)?;
+        let n = match shape.0 {
+            QueryKind::Range => shape.1,
+            QueryKind::Lookup => 1,
+        };
+        let first = stream.rng.below((total - n + 1) as u64) as usize;
+        let query = self.open_query(origin, shape.0.as_str(), n as u64);
+        Some(DataQuery {
+            query,
+            origin,
+            first,
+            n,
+        })
     }
 
     /// Adds network peer `p` to ring `r` at position `id` (or moves a peer that left back in at

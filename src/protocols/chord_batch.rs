@@ -240,24 +240,18 @@ impl ChordBatch {
     }
 
     fn issue(&mut self, ctx: &mut Ctx<Self>) {
-        if let Some(gap) = self.stream.next_gap(ctx.now()) {
-            ctx.set_global_timer(gap, AppTimer::Issue);
-        }
-        let Some(origin) = ctx.random_joined_peer(RING, &mut self.stream.rng) else {
+        let shape = (self.kind, self.range);
+        let total = self.keys.len();
+        let Some(d) = ctx.issue_data_query(RING, &mut self.stream, shape, total, AppTimer::Issue)
+        else {
             return;
         };
-        let n = match self.kind {
-            QueryKind::Range => self.range,
-            QueryKind::Lookup => 1,
-        };
-        let total = self.keys.len();
-        let first_key = self.stream.rng.below((total - n + 1) as u64) as usize;
-        let q = ctx.open_query(origin, self.kind.as_str(), n as u64);
+        let q = d.query;
         debug_assert_eq!(q as usize, self.queries.len());
         self.queries.push(Query {
-            origin,
-            first_key,
-            n,
+            origin: d.origin,
+            first_key: d.first,
+            n: d.n,
             batch: 0,
             batch_len: 0,
             batch_answered: 0,

@@ -257,19 +257,13 @@ impl Lead {
     }
 
     fn issue(&mut self, ctx: &mut Ctx<Self>) {
-        if let Some(gap) = self.stream.next_gap(ctx.now()) {
-            ctx.set_global_timer(gap, LeadTimer::Issue);
-        }
-        let Some(origin) = ctx.random_joined_peer(RING, &mut self.stream.rng) else {
+        let shape = (self.kind, self.range);
+        let total = self.place.len();
+        let Some(d) = ctx.issue_data_query(RING, &mut self.stream, shape, total, LeadTimer::Issue)
+        else {
             return;
         };
-        let n = match self.kind {
-            QueryKind::Range => self.range,
-            QueryKind::Lookup => 1,
-        };
-        let total = self.place.len();
-        let first = self.stream.rng.below((total - n + 1) as u64) as usize;
-        let q = ctx.open_query(origin, self.kind.as_str(), n as u64);
+        let (q, origin, first) = (d.query, d.origin, d.first);
         let h = ctx.set_timer(origin, self.deadline, LeadTimer::Deadline(q));
         self.deadlines.push(h);
         let target = self.place.hash_at(first);
