@@ -79,7 +79,8 @@ where
 pub fn bar_chart(stem: &Path, title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<()> {
     register_font();
     let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(8) as u32;
-    let w = ((60 + 9 * longest) * bars.len().max(2) as u32 + 120)
+    // Wide enough for every label and the title, never wider than needed.
+    let w = ((24 + 7 * longest) * bars.len().max(2) as u32 + 110)
         .max(40 + 10 * title.chars().count() as u32);
     draw_bars(
         &SVGBackend::new(&stem.with_extension("svg"), (w, 440)).into_drawing_area(),
