@@ -1,6 +1,17 @@
 //! Heat maps side by side on one colour scale, with the scale drawn beside them.
 
 use super::{err, register_font, tick};
+
+/// A scale label: 2.5M, 250k, or the plain integer.
+fn compact(v: f64) -> String {
+    if v.abs() >= 1e6 {
+        format!("{}M", tick((v / 1e5).round() / 10.0))
+    } else if v.abs() >= 1e4 {
+        format!("{}k", tick((v / 1e2).round() / 10.0))
+    } else {
+        tick(v.round())
+    }
+}
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -33,7 +44,7 @@ where
         .copied()
         .fold(0.0, f64::max)
         .max(1e-9);
-    let (body, scale) = area.split_horizontally(area.dim_in_pixel().0 as i32 - 130);
+    let (body, scale) = area.split_horizontally(area.dim_in_pixel().0 as i32 - 170);
     let cells = body.split_evenly((1, maps.len().max(1)));
     for (cell, (name, vals)) in cells.iter().zip(maps) {
         let side = (vals.len() as f64).sqrt().ceil().max(1.0) as usize;
@@ -55,7 +66,7 @@ where
         .margin_top(40)
         .margin_bottom(40)
         .margin_right(20)
-        .y_label_area_size(70)
+        .y_label_area_size(95)
         .build_cartesian_2d(0.0..1.0, 0.0..max)
         .map_err(err)?;
     chart
@@ -64,7 +75,7 @@ where
         .disable_y_mesh()
         .x_labels(0)
         .y_labels(6)
-        .y_label_formatter(&|v| tick(v.round()))
+        .y_label_formatter(&|v| compact(*v))
         .y_desc(scale_label)
         .label_style(("sans-serif", 13))
         .draw()
@@ -90,7 +101,7 @@ pub fn heat_maps(
     scale_label: &str,
 ) -> Result<()> {
     register_font();
-    let size = (420 * maps.len().max(1) as u32 + 140, 480);
+    let size = (420 * maps.len().max(1) as u32 + 180, 480);
     draw_heats(
         &SVGBackend::new(&stem.with_extension("svg"), size).into_drawing_area(),
         title,

@@ -1,6 +1,8 @@
 //! Line charts (panels in a grid, error bars) and CDFs.
 
-use super::{draw_legend, err, log_tick, register_font, style_for, tick, Axes, Panel, Series};
+use super::{
+    draw_legend, err, legend_rows, log_tick, register_font, styles, tick, Axes, Panel, Series,
+};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -25,6 +27,7 @@ fn draw_panel<DB: DrawingBackend>(
     cell: &DrawingArea<DB, Shift>,
     panel: &Panel,
     order: &[String],
+    style: &[(RGBColor, usize)],
     axes: &Axes,
 ) -> Result<()>
 where
@@ -55,7 +58,7 @@ where
                 .map_err(err)?;
             for s in &panel.series {
                 let pos = order.iter().position(|l| *l == s.label).unwrap_or(0);
-                let (c, m) = style_for(&s.label, pos);
+                let (c, m) = style[pos];
                 ctx.draw_series(LineSeries::new(
                     s.points.iter().map(|&(x, y, _)| (x, y)),
                     c.stroke_width(2),
@@ -169,13 +172,15 @@ where
             order.push(s.label.clone());
         }
     }
-    let (legend, body) = area.split_vertically(30);
-    draw_legend(&legend, &order)?;
+    let style = styles(&order);
+    let rows = legend_rows(&order, area.dim_in_pixel().0 as i32);
+    let (legend, body) = area.split_vertically(8 + 24 * rows);
+    draw_legend(&legend, &order, &style)?;
     let cols = panels.len().clamp(1, 2);
     let rows = panels.len().div_ceil(cols).max(1);
     let cells = body.split_evenly((rows, cols));
     for (cell, panel) in cells.iter().zip(panels) {
-        draw_panel(cell, panel, &order, axes)?;
+        draw_panel(cell, panel, &order, &style, axes)?;
     }
     area.present().map_err(err)?;
     Ok(())
@@ -186,7 +191,7 @@ pub fn line_chart(stem: &Path, title: &str, panels: &[Panel], axes: &Axes) -> Re
     register_font();
     let cols = panels.len().clamp(1, 2) as u32;
     let rows = panels.len().div_ceil(2).max(1) as u32;
-    let size = (560 * cols + 20, 400 * rows + 80);
+    let size = ((560 * cols + 20).max(760), 400 * rows + 100);
     let svg = stem.with_extension("svg");
     draw_lines(
         &SVGBackend::new(&svg, size).into_drawing_area(),

@@ -96,6 +96,43 @@ pub fn style_for(label: &str, position: usize) -> (RGBColor, usize) {
     (PALETTE[i], i)
 }
 
+/// The styles of the series of one figure, in legend order: each keeps its system's fixed style
+/// unless another series of the figure already has it (several LEAD variants), in which case it
+/// takes the next palette colour no series uses and its own marker, so no two look alike.
+pub fn styles(order: &[String]) -> Vec<(RGBColor, usize)> {
+    let mut used: Vec<usize> = Vec::new();
+    let mut out = Vec::with_capacity(order.len());
+    for (pos, l) in order.iter().enumerate() {
+        let (c, i) = style_for(l, pos);
+        if !used.contains(&i) {
+            used.push(i);
+            out.push((c, i));
+            continue;
+        }
+        let j = (0..PALETTE.len())
+            .find(|j| !used.contains(j))
+            .unwrap_or(pos % PALETTE.len());
+        used.push(j);
+        out.push((PALETTE[j], j));
+    }
+    out
+}
+
+/// Legend rows needed for `labels` in `width` pixels.
+pub fn legend_rows(labels: &[String], width: i32) -> i32 {
+    let mut rows = 1;
+    let mut x = 20;
+    for l in labels {
+        let w = 60 + 9 * l.chars().count() as i32;
+        if x + w > width && x > 20 {
+            rows += 1;
+            x = 20;
+        }
+        x += w;
+    }
+    rows
+}
+
 fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow!("plotting failed: {e:?}")
 }
@@ -145,23 +182,32 @@ where
     .map_err(err)
 }
 
-/// The legend strip: one entry per label, left to right.
-fn draw_legend<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, labels: &[String]) -> Result<()>
+/// The legend strip: one entry per label, left to right, wrapping into rows of 24 px.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    labels: &[String],
+    styles: &[(RGBColor, usize)],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
-    let mut x = 20;
-    for (i, l) in labels.iter().enumerate() {
-        let (c, m) = style_for(l, i);
+    let width = area.dim_in_pixel().0 as i32;
+    let (mut x, mut y) = (20, 14);
+    for (l, &(c, m)) in labels.iter().zip(styles) {
+        let w = 60 + 9 * l.chars().count() as i32;
+        if x + w > width && x > 20 {
+            x = 20;
+            y += 24;
+        }
         area.draw(&PathElement::new(
-            vec![(x, 14), (x + 30, 14)],
+            vec![(x, y), (x + 30, y)],
             c.stroke_width(2),
         ))
         .map_err(err)?;
-        draw_marker(area, (x + 15, 14), m, c)?;
-        area.draw(&Text::new(l.clone(), (x + 38, 6), ("sans-serif", 15)))
+        draw_marker(area, (x + 15, y), m, c)?;
+        area.draw(&Text::new(l.clone(), (x + 38, y - 8), ("sans-serif", 15)))
             .map_err(err)?;
-        x += 60 + 9 * l.chars().count() as i32;
+        x += w;
     }
     Ok(())
 }
@@ -179,6 +225,27 @@ mod tests {
         assert_eq!(log_tick(1000.0), "1000");
         assert_eq!(log_tick(2000.0), "");
         assert_eq!(log_tick(0.01), "0.01");
+    }
+
+    #[test]
+    fn variants_of_one_system_look_different_in_one_figure() {
+        let order: Vec<String> = ["LEAD (a)", "LEAD (b)", "LEAD (c)", "Batch(100)"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let st = styles(&order);
+        assert_eq!(
+            st[0].1,
+            style_for("LEAD", 0).1,
+            "the first keeps LEAD's style"
+        );
+        for i in 0..st.len() {
+            for j in i + 1..st.len() {
+                assert_ne!(st[i].1, st[j].1, "{} and {} look alike", order[i], order[j]);
+            }
+        }
+        assert_eq!(legend_rows(&order, 300), 4);
+        assert_eq!(legend_rows(&order[..1], 300), 1);
     }
 
     #[test]
