@@ -136,9 +136,13 @@ fn lead_and_chord_batch_share_one_ring() {
 
 #[test]
 fn a_bad_model_spec_is_explained_with_its_line() {
-    let text = static_ring("exact", "uniform", 100).replace("model = \"exact\"", "model = \"btree\"");
+    let text =
+        static_ring("exact", "uniform", 100).replace("model = \"exact\"", "model = \"btree\"");
     let e = Manifest::parse(&text, "m.toml").unwrap_err().to_string();
-    assert!(e.contains("m.toml:") && e.contains("lead.model") && e.contains("btree"), "{e}");
+    assert!(
+        e.contains("m.toml:") && e.contains("lead.model") && e.contains("btree"),
+        "{e}"
+    );
     let e = Manifest::parse(&format!("{text}[lead]\n"), "m.toml");
     assert!(e.is_err(), "a duplicated table is refused");
 }

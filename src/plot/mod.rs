@@ -244,7 +244,8 @@ mod tests {
                 assert_ne!(st[i].1, st[j].1, "{} and {} look alike", order[i], order[j]);
             }
         }
-        assert_eq!(legend_rows(&order, 300), 4);
+        assert_eq!(legend_rows(&order, 200), 4, "one entry per row when narrow");
+        assert_eq!(legend_rows(&order, 2000), 1);
         assert_eq!(legend_rows(&order[..1], 300), 1);
     }
 
