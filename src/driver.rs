@@ -6,7 +6,7 @@
 use crate::churn::ChurnSchedule;
 use crate::data::KeySet;
 use crate::engine::{time, Time};
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, QueryStream};
 use crate::network::{Counters, LatencySpec, Network};
 use crate::output::QueryRecord;
 use crate::settings::{from_table, Tables};
@@ -39,6 +39,18 @@ impl SystemSpec {
     pub fn settings<S: DeserializeOwned>(&self, name: &str) -> Result<S> {
         from_table(name, self.tables.get(name))
     }
+
+    /// This system's data-query stream: its own RNG stream, its workload's arrivals over the
+    /// run, and start keys by the workload's popularity (hotspots from the master seed).
+    pub fn data_stream(&self, world: &World) -> Result<QueryStream> {
+        Ok(QueryStream::new(
+            world.seed,
+            &self.stream,
+            self.workload.arrivals()?,
+            world.duration,
+        )
+        .with_popularity(self.workload.popularity(world.seed)?))
+    }
 }
 
 /// The outcome of an invariant check a protocol ran at the end of a run (`leadsim run --check`).
@@ -69,8 +81,12 @@ pub struct World<'a> {
     pub topology: Arc<Topology>,
     /// How matrix entries become delays.
     pub latency: LatencySpec,
-    /// Virtual peers of each host.
+    /// Virtual peers of each host at the start.
     pub vnodes: Vec<u32>,
+    /// Network peer slots of each host (>= `vnodes`; spare slots are peers a balancer may add).
+    pub slots: Vec<u32>,
+    /// The fewest virtual peers a balancer may leave a host with (`overlay.min_vnodes`).
+    pub min_vnodes: u32,
     /// The churn schedule of this run.
     pub churn: ChurnSchedule,
     /// Query arrivals and shapes.
@@ -85,6 +101,8 @@ pub struct World<'a> {
     pub systems: &'a [SystemSpec],
     /// Whether per-host facts are wanted (`output.hosts`).
     pub host_stats: bool,
+    /// Whether per-window time series are wanted (`output.series`).
+    pub series: bool,
 }
 
 impl World<'_> {
@@ -99,7 +117,7 @@ impl World<'_> {
             self.topology.clone(),
             self.latency.one_way,
             self.latency.local_us,
-            &self.vnodes,
+            &self.slots,
             kinds,
         )
     }
@@ -130,6 +148,22 @@ pub struct ProtocolOutput {
     pub checks: Vec<Check>,
     /// Per-host facts per system (only with `output.hosts`).
     pub hosts: Vec<HostTable>,
+    /// Per-window time series per system (`series.csv`).
+    pub series: Vec<SeriesTable>,
+    /// Facts for the provenance only (e.g. model training seconds): not results, may vary
+    /// between runs, never written to a CSV.
+    pub facts: Vec<(String, f64)>,
+}
+
+/// A time series of one system (`series.csv`): named columns, one value per time point.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SeriesTable {
+    /// The system.
+    pub system: String,
+    /// Time points (simulated seconds).
+    pub t_s: Vec<f64>,
+    /// (column, one value per time point).
+    pub columns: Vec<(&'static str, Vec<f64>)>,
 }
 
 /// Per-host facts of one system (`hosts.csv`): named columns, one value per host.
@@ -172,6 +206,14 @@ pub trait Driven: Protocol {
     }
     /// Per-host facts at the end of the run (asked for with `output.hosts`).
     fn host_tables(&mut self, _world: &World) -> Vec<HostTable> {
+        Vec::new()
+    }
+    /// Time series recorded during the run (`series.csv`).
+    fn series(&mut self) -> Vec<SeriesTable> {
+        Vec::new()
+    }
+    /// Provenance-only facts (wall-clock measurements such as training time).
+    fn facts(&mut self) -> Vec<(String, f64)> {
         Vec::new()
     }
 }
@@ -218,5 +260,7 @@ pub fn drive<P: Driven>(
         } else {
             Vec::new()
         },
+        series: proto.series(),
+        facts: proto.facts(),
     })
 }

@@ -32,7 +32,7 @@ use crate::ids::PeerId;
 use crate::network::Network;
 use crate::output::{Outcome, QueryRecord};
 use crate::rng::SimRng;
-use crate::workload::Arrivals;
+use crate::workload::{Arrivals, Popularity};
 
 /// A query's number within its system's ledger (issue order).
 pub type QueryId = u32;
@@ -186,6 +186,7 @@ pub struct QueryStream {
     pub rng: SimRng,
     arrivals: Arrivals,
     end: Time,
+    popularity: Popularity,
 }
 
 impl QueryStream {
@@ -195,7 +196,19 @@ impl QueryStream {
             rng: SimRng::stream(seed, name),
             arrivals,
             end,
+            popularity: Popularity::Uniform,
         }
+    }
+
+    /// The same stream with data-query starts drawn from `p` (a hotspot workload).
+    pub fn with_popularity(mut self, p: Popularity) -> Self {
+        self.popularity = p;
+        self
+    }
+
+    /// Draws the first key index of a data query: in `0..span` by the stream's popularity.
+    pub fn start(&mut self, span: u64) -> u64 {
+        self.popularity.draw(&mut self.rng, span)
     }
 
     /// Delay from time 0 to the first query (warm-up included).

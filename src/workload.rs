@@ -56,6 +56,15 @@ pub struct WorkloadSpec {
     /// Data protocols, range queries: keys per range (default 5000).
     #[serde(default)]
     pub range_keys: Option<usize>,
+    /// Data protocols: which keys queries start at: `uniform` (default) or `zipf:S` (a hotspot
+    /// workload: the key array is cut into 1,024 equal segments whose popularity follows
+    /// Zipf(S) over a random ranking; the start is uniform within the chosen segment).
+    #[serde(default = "default_popularity")]
+    pub popularity: String,
+}
+
+fn default_popularity() -> String {
+    "uniform".into()
 }
 
 fn default_rate() -> f64 {
@@ -70,6 +79,7 @@ impl Default for WorkloadSpec {
             warmup_s: 0.0,
             query: None,
             range_keys: None,
+            popularity: default_popularity(),
         }
     }
 }
@@ -88,6 +98,12 @@ impl WorkloadSpec {
         }
     }
 
+    /// The validated start-key popularity; the hotspot ranking derives from `seed` (the same for
+    /// every system of a run, so paired systems see the same hotspots).
+    pub fn popularity(&self, seed: u64) -> Result<Popularity> {
+        Popularity::parse(&self.popularity, seed)
+    }
+
     /// The validated arrival process.
     pub fn arrivals(&self) -> Result<Arrivals> {
         if !(self.queries_per_s > 0.0 && self.queries_per_s.is_finite()) {
@@ -96,6 +112,7 @@ impl WorkloadSpec {
                 self.queries_per_s
             );
         }
+        Popularity::parse(&self.popularity, 0)?;
         if !(self.warmup_s >= 0.0 && self.warmup_s.is_finite()) {
             bail!("workload.warmup_s must be >= 0, got {}", self.warmup_s);
         }
@@ -128,5 +145,127 @@ impl Arrivals {
             ArrivalKind::Periodic => self.mean_gap_us,
         };
         (g.round() as Time).max(1)
+    }
+}
+
+/// Segments of the key array a hotspot workload ranks by popularity.
+pub const HOT_SEGMENTS: usize = 1024;
+
+/// Where data queries start (`workload.popularity`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Popularity {
+    /// Every start equally likely.
+    Uniform,
+    /// Zipf over [`HOT_SEGMENTS`] segments: `cdf[i]` = probability of segments `0..=i` (in key
+    /// order; the popularity ranks are a seeded permutation of the segments).
+    Zipf {
+        /// The exponent S.
+        s: f64,
+        /// Cumulative probability by segment.
+        cdf: Vec<f64>,
+    },
+}
+
+impl Popularity {
+    /// Parses `uniform` or `zipf:S` (0 < S <= 10).
+    pub fn parse(spec: &str, seed: u64) -> Result<Popularity> {
+        if spec == "uniform" {
+            return Ok(Popularity::Uniform);
+        }
+        let s = spec
+            .strip_prefix("zipf:")
+            .and_then(|x| x.trim().parse::<f64>().ok())
+            .filter(|s| *s > 0.0 && *s <= 10.0);
+        let Some(s) = s else {
+            bail!("workload.popularity = {spec:?}: expected \"uniform\" or \"zipf:S\" with 0 < S <= 10");
+        };
+        let mut rng = SimRng::stream(seed, "hotspot");
+        let mut order: Vec<usize> = (0..HOT_SEGMENTS).collect();
+        for i in (1..order.len()).rev() {
+            order.swap(i, rng.below(i as u64 + 1) as usize);
+        }
+        // order[rank] = segment: rank r weighs 1 / (r + 1)^s.
+        let mut w = vec![0.0; HOT_SEGMENTS];
+        for (rank, &seg) in order.iter().enumerate() {
+            w[seg] = 1.0 / libm::pow(rank as f64 + 1.0, s);
+        }
+        let total: f64 = w.iter().sum();
+        let mut acc = 0.0;
+        let cdf = w
+            .iter()
+            .map(|x| {
+                acc += x / total;
+                acc
+            })
+            .collect();
+        Ok(Popularity::Zipf { s, cdf })
+    }
+
+    /// Draws a start in `0..span` (span >= 1) from `rng`. `Uniform` draws exactly as a plain
+    /// `below(span)`.
+    pub fn draw(&self, rng: &mut SimRng, span: u64) -> u64 {
+        match self {
+            Popularity::Uniform => rng.below(span),
+            Popularity::Zipf { cdf, .. } => {
+                let u = rng.unit();
+                let seg = cdf.partition_point(|&c| c <= u).min(cdf.len() - 1) as u64;
+                let n = cdf.len() as u64;
+                let lo = (u128::from(span) * u128::from(seg) / u128::from(n)) as u64;
+                let hi = (u128::from(span) * u128::from(seg + 1) / u128::from(n)) as u64;
+                lo + rng.below((hi - lo).max(1))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod popularity_tests {
+    use super::*;
+
+    #[test]
+    fn zipf_concentrates_on_the_top_segment_as_the_exponent_says() {
+        let p = Popularity::parse("zipf:1.0", 7).unwrap();
+        let Popularity::Zipf { cdf, .. } = &p else {
+            panic!("zipf expected")
+        };
+        let probs: Vec<f64> = (0..cdf.len())
+            .map(|i| cdf[i] - if i == 0 { 0.0 } else { cdf[i - 1] })
+            .collect();
+        let top = probs.iter().cloned().fold(0.0, f64::max);
+        // H(1024) = 7.5175: the top segment gets 1 / H.
+        assert!((top - 1.0 / 7.5175).abs() < 1e-3, "top {top}");
+        let mut rng = SimRng::stream(1, "t");
+        let span = 1_000_000u64;
+        let hot = probs.iter().position(|&x| x == top).unwrap() as u64;
+        let (lo, hi) = (span * hot / 1024, span * (hot + 1) / 1024);
+        let n = 200_000;
+        let mut inside = 0;
+        for _ in 0..n {
+            let x = p.draw(&mut rng, span);
+            assert!(x < span);
+            inside += u32::from((lo..hi).contains(&x));
+        }
+        let share = f64::from(inside) / f64::from(n);
+        assert!((share - top).abs() < 0.005, "hot share {share} vs {top}");
+    }
+
+    #[test]
+    fn uniform_draws_like_below_and_bad_specs_are_refused() {
+        let (mut a, mut b) = (SimRng::stream(3, "x"), SimRng::stream(3, "x"));
+        for _ in 0..100 {
+            assert_eq!(Popularity::Uniform.draw(&mut a, 977), b.below(977));
+        }
+        for bad in [
+            "zipf", "zipf:0", "zipf:-1", "zipf:nan", "zipf:11", "pareto:1",
+        ] {
+            let e = Popularity::parse(bad, 1).unwrap_err().to_string();
+            assert!(e.contains("workload.popularity"), "{bad}: {e}");
+        }
+        // Tiny spans stay in range.
+        let p = Popularity::parse("zipf:2", 1).unwrap();
+        let mut r = SimRng::stream(1, "y");
+        for _ in 0..1000 {
+            assert!(p.draw(&mut r, 3) < 3);
+        }
     }
 }

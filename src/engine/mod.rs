@@ -28,7 +28,8 @@ pub use crate::ids::{HostId, PeerId, GLOBAL};
 use queue::{EventQueue, QueueEntry};
 pub use time::Time;
 
-/// A handle to cancel a scheduled event; stale handles (fired or cancelled) are harmless.
+/// A handle to cancel a scheduled event; stale handles (fired or cancelled) are harmless, and
+/// the default handle refers to no event (generations start at 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct TimerHandle {
     slot: u32,
@@ -88,10 +89,10 @@ impl<E> Kernel<E> {
             }
             None => {
                 self.slots.push(Slot {
-                    generation: 0,
+                    generation: 1,
                     event: Some(ev),
                 });
-                ((self.slots.len() - 1) as u32, 0)
+                ((self.slots.len() - 1) as u32, 1)
             }
         }
     }
@@ -135,7 +136,7 @@ impl<E> Kernel<E> {
             self.now = entry.time;
             let s = &mut self.slots[entry.slot as usize];
             let ev = s.event.take();
-            s.generation = s.generation.wrapping_add(1);
+            s.generation = s.generation.wrapping_add(1).max(1);
             self.free.push(entry.slot);
             if ev.is_some() {
                 return ev;
@@ -147,5 +148,29 @@ impl<E> Kernel<E> {
     /// Moves the clock forward to `t` (no-op if already past it).
     pub fn advance_to(&mut self, t: Time) {
         self.now = self.now.max(t);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_handle_cancels_nothing_and_stale_handles_are_harmless() {
+        let mut k: Kernel<u32> = Kernel::new();
+        let a = k.schedule_in(5, 1);
+        k.cancel(TimerHandle::default());
+        assert_eq!(
+            k.pop_until(10),
+            Some(1),
+            "the default handle cancelled a live event"
+        );
+        // The slot is reused: the old handle must not cancel the new event.
+        let _b = k.schedule_in(1, 2);
+        k.cancel(a);
+        assert_eq!(k.pop_until(20), Some(2));
+        let c = k.schedule_in(1, 3);
+        k.cancel(c);
+        assert_eq!(k.pop_until(30), None);
     }
 }

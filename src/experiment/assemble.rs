@@ -119,7 +119,7 @@ pub fn assemble(plan: &SweepPlan, sources: &[PathBuf], out: &Path) -> Result<()>
             if problems.len() > 12 { "; ..." } else { "" }
         );
     }
-    for file in ["summary.csv", "queries.csv", "hosts.csv"] {
+    for file in ["summary.csv", "queries.csv", "hosts.csv", "series.csv"] {
         let mut tables: Vec<(&PlannedRun, Csv)> = Vec::new();
         for (r, d) in &found {
             let p = d.join(file);

@@ -75,6 +75,8 @@ pub struct Provenance {
     pub code: String,
     /// The run's cache key (sweeps and figures; empty for `leadsim run`).
     pub run_key: String,
+    /// Wall-clock facts of the protocol (e.g. `lead_model_train_s`), never part of a CSV.
+    pub facts: std::collections::BTreeMap<String, f64>,
 }
 
 /// Builds the shared inputs and runs one manifest (nothing is written).
@@ -134,12 +136,15 @@ pub fn with_world<T>(
     churn: ChurnSchedule,
     f: impl FnOnce(&World) -> Result<T>,
 ) -> Result<T> {
+    let vnodes = m.overlay.vnodes_per_host(topology.host_count(), m.seed)?;
     let world = World {
         label: m.label(),
         protocol: &m.protocol,
         seed: m.seed,
         duration: m.duration(),
-        vnodes: m.overlay.vnodes_per_host(topology.host_count())?,
+        slots: m.overlay.slots_per_host(&vnodes),
+        min_vnodes: m.overlay.min_vnodes,
+        vnodes,
         topology,
         latency: m.latency.clone(),
         churn,
@@ -149,6 +154,7 @@ pub fn with_world<T>(
         tables: &m.tables,
         systems: &m.systems,
         host_stats: m.output.hosts,
+        series: m.output.series,
     };
     f(&world)
 }
@@ -202,6 +208,32 @@ impl RunResult {
             for host in 0..n {
                 let vals: Vec<String> = t.columns.iter().map(|c| fmt_plain(c.1[host])).collect();
                 let _ = writeln!(out, "{v}{},{host},{}", csv_field(&t.system), vals.join(","));
+            }
+        }
+        out.into_bytes()
+    }
+
+    /// The time-series CSV (header included): for every system, one row per time point.
+    pub fn series_csv(&self) -> Vec<u8> {
+        let (h, v) = self.run_columns();
+        let mut out = String::new();
+        let cols: Vec<&str> = self
+            .output
+            .series
+            .first()
+            .map(|t| t.columns.iter().map(|c| c.0).collect())
+            .unwrap_or_default();
+        let _ = writeln!(out, "{h}system,t_s,{}", cols.join(","));
+        for t in &self.output.series {
+            for (i, ts) in t.t_s.iter().enumerate() {
+                let vals: Vec<String> = t.columns.iter().map(|c| fmt_plain(c.1[i])).collect();
+                let _ = writeln!(
+                    out,
+                    "{v}{},{},{}",
+                    csv_field(&t.system),
+                    fmt_plain(*ts),
+                    vals.join(",")
+                );
             }
         }
         out.into_bytes()
@@ -305,6 +337,7 @@ impl RunResult {
             events_per_s: self.output.events as f64 / self.wall_s.max(1e-9),
             code: cache::code_fingerprint().to_string(),
             run_key: String::new(),
+            facts: self.output.facts.iter().cloned().collect(),
         }
     }
 
@@ -327,6 +360,11 @@ impl RunResult {
         if !self.output.hosts.is_empty() {
             let p = dir.join("hosts.csv");
             write_atomic(&p, &self.hosts_csv())?;
+            written.push(p);
+        }
+        if !self.output.series.is_empty() {
+            let p = dir.join("series.csv");
+            write_atomic(&p, &self.series_csv())?;
             written.push(p);
         }
         if self.manifest.output.churn_trace {

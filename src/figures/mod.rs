@@ -173,6 +173,7 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
             let csv = dir.join(match fig.data {
                 Data::Summary => "summary.csv",
                 Data::Queries => "queries.csv",
+                Data::Series => "series.csv",
                 _ => "hosts.csv",
             });
             (Table::read(&csv)?, report.clone())

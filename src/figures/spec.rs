@@ -32,6 +32,8 @@ pub enum Data {
     Queries,
     /// The assembled `hosts.csv` (`output.hosts = true`).
     Hosts,
+    /// The assembled `series.csv` (`output.series = true`; x is usually `t_s`).
+    Series,
     /// The rows of a model evaluation (`leadsim model eval` config).
     Eval,
 }

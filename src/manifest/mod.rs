@@ -32,6 +32,10 @@ pub struct OutputSpec {
     /// store data).
     #[serde(default)]
     pub hosts: bool,
+    /// Also write time series a protocol records per window (e.g. LEAD's per-host load CoV) as
+    /// `series.csv` (default false).
+    #[serde(default)]
+    pub series: bool,
 }
 
 fn default_dir() -> PathBuf {
@@ -48,6 +52,7 @@ impl Default for OutputSpec {
             queries: true,
             churn_trace: false,
             hosts: false,
+            series: false,
         }
     }
 }
@@ -260,7 +265,8 @@ impl Manifest {
                 .iter()
                 .any(|s| crate::protocols::find(&s.protocol).is_ok_and(|p| p.needs_dataset));
         self.topology.validate()?;
-        self.overlay.vnodes_per_host(self.topology.hosts)?;
+        self.overlay
+            .vnodes_per_host(self.topology.hosts, self.seed)?;
         self.churn.validate()?;
         self.workload.arrivals()?;
         if let Some(d) = &self.dataset {

@@ -242,20 +242,39 @@ impl Default for LatencySpec {
     }
 }
 
-/// The `[overlay]` table: how many virtual peers each host runs.
+/// The `[overlay]` table: how many virtual peers each host runs, and within which bounds a
+/// balancer may change that number.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OverlaySpec {
-    /// Virtual peers per host (default 10).
+    /// Virtual peers per host (default 10); with `capacity`, the mean over hosts.
     #[serde(default = "default_vnodes")]
     pub vnodes: u32,
     /// Optional per-host counts (capacity-weighted); overrides `vnodes`, one entry per host.
     #[serde(default)]
     pub vnodes_per_host: Option<Vec<u32>>,
+    /// Host capacities the virtual-peer counts follow: `equal` (default), `uniform:LO,HI` or
+    /// `pareto:ALPHA` (drawn per host from the run's `capacity` stream).
+    #[serde(default = "default_capacity")]
+    pub capacity: String,
+    /// The fewest virtual peers a balancer may leave a host with (default 1).
+    #[serde(default = "default_min_vnodes")]
+    pub min_vnodes: u32,
+    /// The most virtual peers a host may run (peer slots per host; default: its initial count).
+    #[serde(default)]
+    pub max_vnodes: Option<u32>,
 }
 
 fn default_vnodes() -> u32 {
     10
+}
+
+fn default_capacity() -> String {
+    "equal".into()
+}
+
+fn default_min_vnodes() -> u32 {
+    1
 }
 
 impl Default for OverlaySpec {
@@ -263,13 +282,72 @@ impl Default for OverlaySpec {
         OverlaySpec {
             vnodes: default_vnodes(),
             vnodes_per_host: None,
+            capacity: default_capacity(),
+            min_vnodes: default_min_vnodes(),
+            max_vnodes: None,
         }
     }
 }
 
+/// A distribution of host capacities (`overlay.capacity`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Capacity {
+    /// Every host the same.
+    Equal,
+    /// Uniform on [lo, hi].
+    Uniform(f64, f64),
+    /// Pareto with shape alpha and scale 1.
+    Pareto(f64),
+}
+
+impl Capacity {
+    /// Parses `equal`, `uniform:LO,HI` or `pareto:ALPHA`.
+    pub fn parse(s: &str) -> Result<Capacity> {
+        let err = || {
+            anyhow::anyhow!(
+                "overlay.capacity = {s:?}: expected \"equal\", \"uniform:LO,HI\" (0 < LO <= HI) or \"pareto:ALPHA\" (ALPHA > 1)"
+            )
+        };
+        let num = |x: &str| x.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+        match s.split_once(':') {
+            None if s == "equal" => Ok(Capacity::Equal),
+            Some(("uniform", rest)) => {
+                let (a, b) = rest.split_once(',').ok_or_else(err)?;
+                match (num(a), num(b)) {
+                    (Some(lo), Some(hi)) if lo > 0.0 && lo <= hi => Ok(Capacity::Uniform(lo, hi)),
+                    _ => Err(err()),
+                }
+            }
+            Some(("pareto", a)) => match num(a) {
+                Some(alpha) if alpha > 1.0 && alpha <= 100.0 => Ok(Capacity::Pareto(alpha)),
+                _ => Err(err()),
+            },
+            _ => Err(err()),
+        }
+    }
+
+    /// One capacity per host, drawn from the master seed's `capacity` stream.
+    pub fn draw(self, hosts: usize, seed: u64) -> Vec<f64> {
+        let mut rng = crate::rng::SimRng::stream(seed, "capacity");
+        (0..hosts)
+            .map(|_| match self {
+                Capacity::Equal => 1.0,
+                Capacity::Uniform(lo, hi) => lo + (hi - lo) * rng.unit(),
+                Capacity::Pareto(alpha) => libm::pow(rng.unit_open0(), -1.0 / alpha),
+            })
+            .collect()
+    }
+}
+
 impl OverlaySpec {
-    /// The vnode count of each of `hosts` hosts, validated.
-    pub fn vnodes_per_host(&self, hosts: usize) -> Result<Vec<u32>> {
+    /// The initial virtual-peer count of each of `hosts` hosts, validated: `vnodes_per_host`,
+    /// else `vnodes` scaled by each host's drawn capacity over the mean capacity (at least 1,
+    /// at most `max_vnodes`).
+    pub fn vnodes_per_host(&self, hosts: usize, seed: u64) -> Result<Vec<u32>> {
+        let cap = Capacity::parse(&self.capacity)?;
+        if self.vnodes == 0 {
+            bail!("overlay.vnodes must be >= 1");
+        }
         let v = match &self.vnodes_per_host {
             Some(v) => {
                 if v.len() != hosts {
@@ -278,16 +356,57 @@ impl OverlaySpec {
                         v.len()
                     );
                 }
+                if cap != Capacity::Equal {
+                    bail!("overlay.vnodes_per_host and overlay.capacity both set the counts; keep one");
+                }
                 v.clone()
             }
-            None => vec![self.vnodes; hosts],
+            None if cap == Capacity::Equal => vec![self.vnodes; hosts],
+            None => {
+                let w = cap.draw(hosts, seed);
+                let mean = w.iter().sum::<f64>() / hosts.max(1) as f64;
+                let hi = self.max_vnodes.unwrap_or(u32::MAX / 2);
+                w.iter()
+                    .map(|x| {
+                        let n = (f64::from(self.vnodes) * x / mean).round();
+                        (n.min(f64::from(hi)) as u32).max(1)
+                    })
+                    .collect()
+            }
         };
         if v.contains(&0) {
             bail!("overlay.vnodes must be >= 1 on every host");
         }
-        if v.iter().map(|&x| u64::from(x)).sum::<u64>() >= u64::from(u32::MAX) {
-            bail!("overlay.vnodes: too many peers in total");
+        if self.min_vnodes == 0 {
+            bail!("overlay.min_vnodes must be >= 1");
+        }
+        if let Some(max) = self.max_vnodes {
+            if max < self.min_vnodes {
+                bail!(
+                    "overlay.max_vnodes = {max} is below overlay.min_vnodes = {}",
+                    self.min_vnodes
+                );
+            }
+            if let Some((h, &n)) = v.iter().enumerate().find(|(_, &n)| n > max) {
+                bail!("overlay.max_vnodes = {max} is below host {h}'s {n} virtual peers");
+            }
+        }
+        let slots: u64 = v
+            .iter()
+            .map(|&x| u64::from(self.max_vnodes.unwrap_or(x).max(x)))
+            .sum();
+        if slots >= u64::from(u32::MAX) {
+            bail!("overlay.vnodes: too many peers in total ({slots})");
         }
         Ok(v)
+    }
+
+    /// Network peer slots per host for initial counts `vnodes`: `max_vnodes` where set (a
+    /// balancer adds virtual peers into the spare slots), else the initial count.
+    pub fn slots_per_host(&self, vnodes: &[u32]) -> Vec<u32> {
+        vnodes
+            .iter()
+            .map(|&n| self.max_vnodes.map_or(n, |m| m.max(n)))
+            .collect()
     }
 }

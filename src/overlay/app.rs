@@ -69,6 +69,14 @@ pub trait RingApp: Sized + 'static {
     fn checks(&self, _rings: &[Ring], _static_ring: bool) -> Vec<crate::driver::Check> {
         Vec::new()
     }
+    /// A time series it recorded (`series.csv`; the overlay fills in the system's name).
+    fn series(&self) -> Option<crate::driver::SeriesTable> {
+        None
+    }
+    /// Provenance-only facts (wall-clock measurements, e.g. model training seconds).
+    fn facts(&self) -> Vec<(String, f64)> {
+        Vec::new()
+    }
     /// Hands what routing produced at `at` to [`RingApp::on_deliver`] / [`RingApp::on_route_failed`].
     fn handle_routed(&mut self, ctx: &mut Ctx<Self>, at: PeerId, r: Routed) {
         if let Some(d) = r.delivered {
@@ -418,7 +426,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
             QueryKind::Range => shape.1,
             QueryKind::Lookup => 1,
         };
-        let first = stream.rng.below((total - n + 1) as u64) as usize;
+        let first = stream.start((total - n + 1) as u64) as usize;
         let query = self.open_query(origin, shape.0.as_str(), n as u64);
         Some(DataQuery {
             query,
@@ -459,6 +467,8 @@ pub(crate) trait System {
     fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)>;
     fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<crate::driver::Check>;
     fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)>;
+    fn series(&self) -> Option<crate::driver::SeriesTable>;
+    fn facts(&self) -> Vec<(String, f64)>;
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
@@ -549,8 +559,14 @@ impl<A: RingApp> System for Hosted<A> {
         let msg = if e.call == Handle::NONE {
             self.stores.msgs.remove(e.payload)
         } else {
-            // An RPC request: the caller keeps the payload for failover; acknowledge it.
-            let query = self.stores.calls.get(e.call).and_then(|c| c.query);
+            // An RPC request: the caller keeps the payload for failover; acknowledge it. A
+            // virtual peer that left the call's ring has closed its port: no answer, so the
+            // caller times out and fails over.
+            let call = self.stores.calls.get(e.call);
+            if call.is_some_and(|c| !env.rings[usize::from(c.ring)].view.is_member(to)) {
+                return;
+            }
+            let query = call.and_then(|c| c.query);
             if let Some(q) = query {
                 env.ledgers[usize::from(sys)].charge(q, 1, 0);
             }
@@ -629,6 +645,14 @@ impl<A: RingApp> System for Hosted<A> {
 
     fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
         self.app.host_metrics(rings, hosts)
+    }
+
+    fn series(&self) -> Option<crate::driver::SeriesTable> {
+        self.app.series()
+    }
+
+    fn facts(&self) -> Vec<(String, f64)> {
+        self.app.facts()
     }
 
     fn as_any(&self) -> &dyn std::any::Any {

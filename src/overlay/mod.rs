@@ -18,7 +18,7 @@ pub mod run;
 pub mod view;
 pub mod wire;
 
-use crate::driver::{Check, Driven, HostTable, World};
+use crate::driver::{Check, Driven, HostTable, SeriesTable, World};
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
 use crate::sim::Protocol;
@@ -283,6 +283,27 @@ impl Driven for Overlay {
                 columns: s.host_metrics(&self.rings, hosts),
             })
             .filter(|t| !t.columns.is_empty())
+            .collect()
+    }
+
+    fn series(&mut self) -> Vec<SeriesTable> {
+        (self.systems.iter().zip(&self.names))
+            .filter_map(|(s, name)| {
+                let mut t = s.series()?;
+                t.system = name.clone();
+                Some(t)
+            })
+            .collect()
+    }
+
+    fn facts(&mut self) -> Vec<(String, f64)> {
+        let several = self.systems.len() > 1;
+        (self.systems.iter().zip(&self.names))
+            .flat_map(|(s, name)| {
+                s.facts()
+                    .into_iter()
+                    .map(move |(k, v)| (if several { format!("{name}:{k}") } else { k }, v))
+            })
             .collect()
     }
 

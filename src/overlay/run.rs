@@ -25,7 +25,7 @@ pub fn run_systems(
     systems: &[(AddSystemFn, &SystemSpec)],
 ) -> Result<ProtocolOutput> {
     let timing = world.settings::<ChordConfig>("chord")?.timing()?;
-    let view = GlobalView::new(&world.vnodes);
+    let view = GlobalView::with_slots(&world.vnodes, &world.slots);
     let ring = Ring::new(0, view, timing, world.seed, Box::new(|_, _| 0));
     let mut overlay = Overlay::new(vec![ring]);
     let mut arcs = Vec::new();

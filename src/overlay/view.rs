@@ -33,16 +33,20 @@ pub struct GlobalView {
 /// PeerHASH positions for peers laid out as in [`crate::network::Network`]: host `h` runs
 /// `vnodes[h]` consecutive peers, vnode `v` listening on port `4000 + v`.
 pub fn peer_hash_positions(vnodes: &[u32]) -> Vec<(PeerId, HostId, RingId)> {
+    slot_positions(vnodes, vnodes)
+}
+
+/// PeerHASH positions of the first `vnodes[h]` of host `h`'s `slots[h]` consecutive network
+/// peers (the spare slots are peers a balancer may add later).
+pub fn slot_positions(vnodes: &[u32], slots: &[u32]) -> Vec<(PeerId, HostId, RingId)> {
     let mut out = Vec::new();
-    for (h, &n) in vnodes.iter().enumerate() {
+    let mut first: PeerId = 0;
+    for (h, (&n, &s)) in vnodes.iter().zip(slots).enumerate() {
         let addr = host_address(h as u32);
-        for v in 0..n {
-            out.push((
-                out.len() as PeerId,
-                h as HostId,
-                peer_hash(&addr, vnode_port(v)),
-            ));
+        for v in 0..n.min(s) {
+            out.push((first + v, h as HostId, peer_hash(&addr, vnode_port(v))));
         }
+        first += s;
     }
     out
 }
@@ -51,6 +55,11 @@ impl GlobalView {
     /// Every network peer a member at its PeerHASH position.
     pub fn new(vnodes: &[u32]) -> Self {
         Self::from_members(&peer_hash_positions(vnodes))
+    }
+
+    /// The first `vnodes[h]` of each host's `slots[h]` network peers as members.
+    pub fn with_slots(vnodes: &[u32], slots: &[u32]) -> Self {
+        Self::from_members(&slot_positions(vnodes, slots))
     }
 
     /// A ring of the given members: (network peer, its host, its position).

@@ -374,12 +374,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         range,
         batch: cfg.batch_size,
         mode: cfg.mode,
-        stream: QueryStream::new(
-            world.seed,
-            &spec.stream,
-            spec.workload.arrivals()?,
-            world.duration,
-        ),
+        stream: spec.data_stream(world)?,
         max_lookup: timing.max_lookup,
         queries: Vec::new(),
         wrong_owner: 0,

@@ -40,9 +40,11 @@ impl Ring {
 
     fn arm_periodic(&mut self, k: &mut OverlaySim, p: PeerId) {
         let s = self.rng.below(self.timing.stabilize);
-        self.set_timer(k, p, s + 1, RingTimer::Stabilize);
+        let a = self.set_timer(k, p, s + 1, RingTimer::Stabilize);
         let f = self.rng.below(self.timing.fix_fingers);
-        self.set_timer(k, p, f + 1, RingTimer::FixFinger);
+        let b = self.set_timer(k, p, f + 1, RingTimer::FixFinger);
+        let i = self.ix(p);
+        self.periodic[i] = [a, b];
     }
 
     /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle.
@@ -86,11 +88,15 @@ impl Ring {
         }
         match timer {
             RingTimer::Stabilize => {
-                self.set_timer(k, p, self.timing.stabilize, RingTimer::Stabilize);
+                let h = self.set_timer(k, p, self.timing.stabilize, RingTimer::Stabilize);
+                let i = self.ix(p);
+                self.periodic[i][0] = h;
                 self.stabilize(k, p, led);
             }
             RingTimer::FixFinger => {
-                self.set_timer(k, p, self.timing.fix_fingers, RingTimer::FixFinger);
+                let h = self.set_timer(k, p, self.timing.fix_fingers, RingTimer::FixFinger);
+                let i = self.ix(p);
+                self.periodic[i][1] = h;
                 self.fix_finger(k, p, led);
             }
             RingTimer::Rpc(h) => {
@@ -477,6 +483,9 @@ impl Ring {
             }
         }
         self.stats.leaves += 1;
+        for h in self.periodic[i] {
+            k.cancel(h);
+        }
         self.reset(p);
         self.view.remove(p);
         let dead: Vec<Handle> = (self.rpcs.iter())

@@ -117,6 +117,9 @@ pub struct Ring {
     /// Founded a ring and has not learnt of any other peer yet (Chord's "successor = self").
     alone: Vec<bool>,
     join_attempt: Vec<u32>,
+    /// Each member's pending stabilise and fix-finger timers (cancelled when it leaves, so a
+    /// member that leaves and is added again runs one maintenance loop, not two).
+    periodic: Vec<[crate::engine::TimerHandle; 2]>,
     rpcs: Arena<Rpc>,
     lists: Arena<Vec<Target>>,
     succ_lists: Arena<SuccList>,
@@ -149,6 +152,7 @@ impl Ring {
             joined: Vec::new(),
             alone: Vec::new(),
             join_attempt: Vec::new(),
+            periodic: Vec::new(),
             rpcs: Arena::default(),
             lists: Arena::default(),
             succ_lists: Arena::default(),
@@ -174,6 +178,7 @@ impl Ring {
         self.joined.resize(n, false);
         self.alone.resize(n, false);
         self.join_attempt.resize(n, 0);
+        self.periodic.resize(n, Default::default());
     }
 
     /// Replaces the function giving the keys stored in an arc (key-transfer sizes).

@@ -12,8 +12,10 @@
 //! replica; keys whose every copy is down are reported missing (`keys_returned <
 //! keys_requested`), never dropped silently.
 //!
-//! Not yet here (issue 10 continues): the Shadow Balancer, model updates (FRM), Figs 11-13.
+//! The Shadow Balancer ([`balancer`]) moves virtual peers between hosts under load; model
+//! updates (FRM) are not here yet.
 
+pub mod balancer;
 pub mod placement;
 
 use crate::driver::{Check, SystemSpec, World};
@@ -28,6 +30,7 @@ use crate::overlay::{AppTimerHandle, CallId, Ctx, Delivery, Overlay, Ring, RingA
 use crate::settings::{KeyDoc, Settings, TableDef};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
+use balancer::{BalanceMode, LoadWindow};
 use placement::Placement;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -39,15 +42,35 @@ pub struct LeadConfig {
     /// The learned hash: any `leadsim model eval` spec, or `exact` (the true rank).
     #[serde(default = "d_model")]
     pub model: String,
+    /// The Shadow Balancer: `off` (default), `requests` or `keys` (the load it balances).
+    #[serde(default)]
+    pub balancer: BalanceMode,
+    /// The load window of the balancer and of the load series (seconds, default 60).
+    #[serde(default = "d_window")]
+    pub window_s: f64,
+    /// The balancer acts when a host's load leaves [(1 - t), (1 + t)] x the mean (default 0.25).
+    #[serde(default = "d_threshold")]
+    pub threshold: f64,
 }
 
 fn d_model() -> String {
     "rmi:cubic,linear,524288".into()
 }
+fn d_window() -> f64 {
+    60.0
+}
+fn d_threshold() -> f64 {
+    0.25
+}
 
 impl Default for LeadConfig {
     fn default() -> Self {
-        LeadConfig { model: d_model() }
+        LeadConfig {
+            model: d_model(),
+            balancer: BalanceMode::Off,
+            window_s: d_window(),
+            threshold: d_threshold(),
+        }
     }
 }
 
@@ -57,6 +80,15 @@ impl Settings for LeadConfig {
             crate::learned::ModelSpec::parse(&self.model)
                 .map_err(|e| anyhow::anyhow!("lead.model: {e}"))?;
         }
+        if !(self.window_s >= 1.0 && self.window_s <= 1e6) {
+            bail!(
+                "lead.window_s must be in [1, 1e6] seconds, got {}",
+                self.window_s
+            );
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            bail!("lead.threshold must be in (0, 1), got {}", self.threshold);
+        }
         Ok(())
     }
 }
@@ -65,11 +97,28 @@ impl Settings for LeadConfig {
 pub const TABLE: TableDef = TableDef::new::<LeadConfig>(
     "lead",
     "settings of LEAD",
-    &[KeyDoc::new(
-        "model",
-        "a model spec (rmi:ROOT,LEAF,B, rs:EPS,BITS, pgm:EPS, auto[:BYTES], linear, radix, cubic) or exact",
-        "the learned hash; the default is the paper's two-layer RMI with a cubic root and linear leaves; exact = the key's true rank (an ideal order-preserving hash)",
-    )],
+    &[
+        KeyDoc::new(
+            "model",
+            "a model spec (rmi:ROOT,LEAF,B, rs:EPS,BITS, pgm:EPS, auto[:BYTES], linear, radix, cubic) or exact",
+            "the learned hash; the default is the paper's two-layer RMI with a cubic root and linear leaves; exact = the key's true rank (an ideal order-preserving hash)",
+        ),
+        KeyDoc::new(
+            "balancer",
+            "off, requests, keys",
+            "the Shadow Balancer and the load it balances (a reconstruction, docs/modelling.md); it moves virtual peers within [overlay.min_vnodes, overlay.max_vnodes], so a balanced LEAD runs alone",
+        ),
+        KeyDoc::new(
+            "window_s",
+            "[1, 1e6]",
+            "the load window of the balancer and of series.csv (seconds)",
+        ),
+        KeyDoc::new(
+            "threshold",
+            "(0, 1)",
+            "a host above (1 + t) x the mean load its neighbours report drops its least-requested virtual peer; below (1 - t) x it adds one",
+        ),
+    ],
 );
 
 /// LEAD's messages.
@@ -91,16 +140,22 @@ pub enum LeadMsg {
         hops: u16,
         bytes: u32,
     },
+    /// A host's capacity-normalised load over the last window, to a neighbour (balancer).
+    Load {
+        /// The load.
+        load: f32,
+    },
 }
 
 /// Names of [`LeadMsg`]'s kinds.
-pub const KINDS: &[&str] = &["walk", "result"];
+pub const KINDS: &[&str] = &["walk", "result", "load"];
 
 impl Message for LeadMsg {
     fn kind(&self) -> usize {
         match self {
             LeadMsg::Walk { .. } => 0,
             LeadMsg::Result { .. } => 1,
+            LeadMsg::Load { .. } => 2,
         }
     }
     fn size_bytes(&self) -> u32 {
@@ -108,6 +163,8 @@ impl Message for LeadMsg {
             // Query id, cursor, end and the count so far.
             LeadMsg::Walk { .. } => app_bytes(28),
             LeadMsg::Result { bytes, .. } => bytes,
+            // The host's load.
+            LeadMsg::Load { .. } => app_bytes(4),
         }
     }
 }
@@ -119,10 +176,14 @@ pub enum LeadTimer {
     Issue,
     /// The origin gives up on a query.
     Deadline(QueryId),
+    /// Global: the end of a load window.
+    Window,
+    /// Global: hosts decide on their virtual peers (balancer).
+    Decide,
 }
 
 /// The ring LEAD runs on.
-const RING: RingIx = 0;
+pub(crate) const RING: RingIx = 0;
 
 /// LEAD's state.
 pub struct Lead {
@@ -142,6 +203,8 @@ pub struct Lead {
     pub requested: u64,
     /// Keys returned.
     pub returned: u64,
+    /// Load accounting and the Shadow Balancer (when asked for).
+    pub load: Option<LoadWindow>,
 }
 
 impl Lead {
@@ -158,6 +221,21 @@ impl Lead {
         origin: PeerId,
         hops: u16,
     ) {
+        if let Some(w) = &mut self.load {
+            w.served(at);
+        }
+        if let Some(pred) = self.redirect(ctx, at, cursor) {
+            let msg = LeadMsg::Walk {
+                query: q,
+                cursor,
+                end,
+                returned,
+                origin,
+                hops: hops.saturating_add(1),
+            };
+            ctx.send(at, pred, msg, Some(q));
+            return;
+        }
         let (upto, held) = self.held_from(ctx.ring(RING), at, cursor as usize, end as usize);
         let returned = returned + held;
         if upto as u64 >= end {
@@ -215,7 +293,9 @@ impl Lead {
         let mut c = cursor;
         while c < upto {
             let hc = p.hash_at(c);
-            let Some(owner) = view.owner(hc) else { break };
+            let Some(owner) = self.data_owner(ring, hc) else {
+                break;
+            };
             let ov = view.vid(owner);
             let arc_end = if hc > ov {
                 upto // the wrap arc runs to the end of the key array
@@ -231,6 +311,46 @@ impl Lead {
             c = arc_end;
         }
         (upto, held)
+    }
+
+    /// The member that holds the data of ring position `id`: its owner in the view, except that
+    /// a virtual peer the balancer added holds nothing until its successor knows it (until then
+    /// the successor, which held the arc before, still serves it).
+    fn data_owner(&self, ring: &Ring, id: u64) -> Option<PeerId> {
+        let view = &ring.view;
+        let mut owner = view.owner(id)?;
+        if let Some(w) = &self.load {
+            for _ in 0..view.all().len() {
+                if !w.without_data(ring, owner) {
+                    break;
+                }
+                owner = view.owner(view.vid(owner).wrapping_add(1))?;
+            }
+        }
+        Some(owner)
+    }
+
+    /// Where `at` sends a range whose first key it neither owns nor replicates but its
+    /// predecessor (joined, up) owns: a peer that just handed its arc's head to a new
+    /// predecessor (a join or rejoin its routing neighbours have not learnt of yet) points the
+    /// query back to it instead of answering without those keys. A new virtual peer that holds
+    /// no data yet sends the range on to its successor.
+    fn redirect(&self, ctx: &Ctx<Self>, at: PeerId, cursor: u64) -> Option<PeerId> {
+        let ring = ctx.ring(RING);
+        if self.load.as_ref().is_some_and(|w| w.without_data(ring, at)) {
+            // A virtual peer still waiting for its arc's keys hands the range to its successor.
+            return ring.successors(at).first().copied();
+        }
+        let owner = self.data_owner(ring, self.place.hash_at(cursor as usize))?;
+        let pred = ring.predecessor(at);
+        (owner != at
+            && owner == pred
+            && ring.is_joined(owner)
+            && ctx.net().is_peer_up(owner)
+            && !ring
+                .view
+                .holds_replica(at, ring.view.vid(owner), self.replicas))
+        .then_some(owner)
     }
 
     fn on_result(&mut self, ctx: &mut Ctx<Self>, msg: LeadMsg) {
@@ -284,6 +404,9 @@ impl RingApp for Lead {
     fn start(&mut self, ctx: &mut Ctx<Self>) {
         let first = self.stream.first();
         ctx.set_global_timer(first, LeadTimer::Issue);
+        if let Some(w) = &self.load {
+            ctx.set_global_timer(w.window(), LeadTimer::Window);
+        }
     }
 
     fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
@@ -309,6 +432,11 @@ impl RingApp for Lead {
                 self.serve(ctx, to, query, cursor, end, returned, origin, hops);
             }
             LeadMsg::Result { .. } => self.on_result(ctx, msg),
+            LeadMsg::Load { load } => {
+                if let Some(w) = &mut self.load {
+                    w.on_report(ctx.net().host_of(to), f64::from(load));
+                }
+            }
         }
     }
 
@@ -329,16 +457,43 @@ impl RingApp for Lead {
                 let now = ctx.now();
                 ctx.ledger().close(q, now, Outcome::Failed);
             }
+            LeadTimer::Window => {
+                if let Some(mut w) = self.load.take() {
+                    w.tick(ctx, &self.place);
+                    self.load = Some(w);
+                }
+            }
+            LeadTimer::Decide => {
+                if let Some(w) = &mut self.load {
+                    w.decide(ctx);
+                }
+            }
         }
     }
 
     fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
-        vec![
+        let mut m = vec![
             ("lead_model_bytes", self.place.model_bytes() as f64),
             (
                 "lead_keys_returned_share",
                 self.returned as f64 / self.requested.max(1) as f64,
             ),
+        ];
+        if let Some(w) = self.load.as_ref().filter(|w| w.mode != BalanceMode::Off) {
+            m.push(("lead_balancer_leaves", w.leaves as f64));
+            m.push(("lead_balancer_adds", w.adds as f64));
+        }
+        m
+    }
+
+    fn series(&self) -> Option<crate::driver::SeriesTable> {
+        self.load.as_ref().map(LoadWindow::series)
+    }
+
+    fn facts(&self) -> Vec<(String, f64)> {
+        vec![
+            ("lead_model_train_s".into(), self.place.train_s()),
+            ("lead_model_bytes".into(), self.place.model_bytes() as f64),
         ]
     }
 
@@ -383,12 +538,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         place: place.clone(),
         kind,
         range,
-        stream: QueryStream::new(
-            world.seed,
-            &spec.stream,
-            spec.workload.arrivals()?,
-            world.duration,
-        ),
+        stream: spec.data_stream(world)?,
         deadline: timing.max_lookup,
         replicas: timing.replicas,
         value_bytes: timing.value_bytes,
@@ -397,6 +547,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         steps: 0,
         requested: 0,
         returned: 0,
+        load: LoadWindow::new(world, &cfg)?,
     };
     overlay.add_system(&spec.name, app);
     Ok(SystemParts {

@@ -13,33 +13,51 @@ pub struct Placement {
     keys: Arc<KeySet>,
     model: Option<Arc<dyn LearnedModel>>,
     step: u64,
+    train_s: f64,
 }
 
-/// Models trained in this process, by dataset and spec: every run of a sweep shares one.
-type ModelCache = Mutex<BTreeMap<String, Arc<dyn LearnedModel>>>;
+/// A trained model and the wall-clock seconds its training took.
+type Trained = (Arc<dyn LearnedModel>, f64);
 
-fn trained(keys: &Arc<KeySet>, dataset: &str, spec: &str) -> Result<Arc<dyn LearnedModel>> {
+/// Models trained in this process, by dataset and spec: every run of a sweep shares one.
+type ModelCache = Mutex<BTreeMap<String, Trained>>;
+
+fn trained(keys: &Arc<KeySet>, dataset: &str, spec: &str) -> Result<Trained> {
     static CACHE: OnceLock<ModelCache> = OnceLock::new();
     let id = format!("{dataset}|{}|{spec}", keys.len());
     let cache = CACHE.get_or_init(Default::default);
     if let Some(m) = cache.lock().expect("model cache").get(&id) {
         return Ok(m.clone());
     }
+    let t0 = std::time::Instant::now();
     let model: Arc<dyn LearnedModel> = Arc::from(ModelSpec::parse(spec)?.train(keys.keys())?);
-    cache.lock().expect("model cache").insert(id, model.clone());
-    Ok(model)
+    let t = (model, t0.elapsed().as_secs_f64());
+    cache.lock().expect("model cache").insert(id, t.clone());
+    Ok(t)
 }
 
 impl Placement {
     /// The placement of `keys` (of dataset `dataset`) under model spec `spec` (`exact` = rank).
     pub fn new(keys: Arc<KeySet>, dataset: &str, spec: &str) -> Result<Placement> {
-        let model = if spec == "exact" {
-            None
+        let (model, train_s) = if spec == "exact" {
+            (None, 0.0)
         } else {
-            Some(trained(&keys, dataset, spec)?)
+            let (m, t) = trained(&keys, dataset, spec)?;
+            (Some(m), t)
         };
         let step = u64::MAX / (keys.len().max(1) as u64);
-        Ok(Placement { keys, model, step })
+        Ok(Placement {
+            keys,
+            model,
+            step,
+            train_s,
+        })
+    }
+
+    /// Wall-clock seconds the model's training took (once per process, dataset and spec; runs
+    /// that reuse the model report the original training).
+    pub fn train_s(&self) -> f64 {
+        self.train_s
     }
 
     /// Bytes of the model's parameters (0 for `exact`).
