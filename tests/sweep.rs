@@ -137,6 +137,28 @@ fn adding_an_axis_value_keeps_the_other_seeds() {
 }
 
 #[test]
+fn common_seed_axes_share_seeds_and_the_rest_do_not() {
+    let d = tempfile::tempdir().unwrap();
+    let axes = format!("{AXES}common_seed = [\"chord_batch.batch_size\"]\n");
+    let p = SweepPlan::load(&manifest(d.path(), &axes)).unwrap();
+    let seed = |b: &str, v: &str, r: u32| {
+        (p.runs.iter())
+            .find(|x| x.params == [b, v] && x.replication == r)
+            .unwrap()
+            .seed
+    };
+    assert_eq!(seed("50", "2", 0), seed("100", "2", 0), "common axis");
+    assert_ne!(seed("50", "2", 0), seed("50", "3", 0), "other axis");
+    assert_ne!(seed("50", "2", 0), seed("50", "2", 1), "replications");
+    let bad = format!("{AXES}common_seed = [\"overlay.vnode\"]\n");
+    let e = format!(
+        "{:#}",
+        SweepPlan::load(&manifest(d.path(), &bad)).unwrap_err()
+    );
+    assert!(e.contains("not a sweep axis"), "{e}");
+}
+
+#[test]
 fn bad_sweeps_are_explained() {
     let d = tempfile::tempdir().unwrap();
     for (axes, want) in [

@@ -8,9 +8,12 @@
 //! master_seed = 7              # default: the manifest's seed
 //! "topology.hosts" = [100, 490]
 //! "chord_batch.batch_size" = [100, 1000]   # last axis varies fastest
+//! common_seed = ["chord_batch.batch_size"] # optional: axes that leave the seed unchanged
 //! ```
 //! Each run's seed is derived from (master seed, its parameter values, replication), so adding an
-//! axis value never changes the other runs' seeds. Every run writes its files into
+//! axis value never changes the other runs' seeds. Axes listed in `common_seed` are left out of
+//! that derivation (common random numbers: runs that differ only in such a setting see the same
+//! churn, origins and query keys). Every run writes its files into
 //! `<output.dir>/runs/<index>-s<seed>/` with an index written last ([`super::cache`]): a run is
 //! reused only when its key (configuration, profile, inputs, code) matches and its files are
 //! intact. [`super::execute`] runs what is missing; [`super::assemble`] combines the runs'
@@ -120,8 +123,23 @@ impl SweepPlan {
         let mut replications = 1u32;
         let mut master_seed = base.seed;
         let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
+        let mut common: Vec<String> = Vec::new();
         for (k, v) in &sweep {
             match k.as_str() {
+                "common_seed" => {
+                    let names = v.as_array().map(|a| {
+                        a.iter()
+                            .map(|x| x.as_str().map(str::to_string))
+                            .collect::<Option<Vec<_>>>()
+                    });
+                    match names {
+                        Some(Some(n)) => common = n,
+                        _ => bail!(
+                            "{origin}:{}: sweep.common_seed must be a list of axis names",
+                            line_of("common_seed")
+                        ),
+                    }
+                }
                 "replications" => match v.as_integer() {
                     Some(r) if r >= 1 && r <= u32::MAX as i64 => replications = r as u32,
                     _ => bail!(
@@ -153,6 +171,12 @@ impl SweepPlan {
                 }
             }
         }
+        if let Some(c) = common.iter().find(|c| !axes.iter().any(|(a, _)| a == *c)) {
+            bail!(
+                "{origin}:{}: sweep.common_seed names {c:?}, which is not a sweep axis",
+                line_of("common_seed")
+            );
+        }
         // Cartesian product, last axis innermost.
         let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
         for (_, values) in &axes {
@@ -174,13 +198,21 @@ impl SweepPlan {
                 .map(|((k, _), v)| format!("{k}={v};"))
                 .collect::<Vec<_>>()
                 .concat();
+            let seed_identity: String = axes
+                .iter()
+                .zip(&params)
+                .filter(|((k, _), _)| !common.contains(k))
+                .map(|((k, _), v)| format!("{k}={v};"))
+                .collect::<Vec<_>>()
+                .concat();
             for r in 0..replications {
                 let mut t = table.clone();
                 for (&i, (k, vals)) in combo.iter().zip(&axes) {
                     set_dotted(&mut t, k, vals[i].clone())?;
                 }
                 // TOML integers are i64: keep seeds in 63 bits.
-                let seed = derive_seed(master_seed, &format!("run:{identity}"), u64::from(r)) >> 1;
+                let seed =
+                    derive_seed(master_seed, &format!("run:{seed_identity}"), u64::from(r)) >> 1;
                 t.insert("seed".into(), toml::Value::Integer(seed as i64));
                 let run_text = toml::to_string(&t)?;
                 let what = format!("{origin} (run {}: {identity} replication {r})", runs.len());

@@ -189,7 +189,7 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
             cache,
         });
     }
-    let report = report_text(profile, &outcomes);
+    let report = report_text(profile, &file.quick, &outcomes);
     if only.is_none() {
         write_atomic(&results.join("REPORT.md"), report.as_bytes())?;
     } else {
@@ -240,7 +240,21 @@ fn summary_verdict(o: &Outcome) -> String {
     )
 }
 
-fn report_text(profile: Profile, outcomes: &[Outcome]) -> String {
+fn report_text(
+    profile: Profile,
+    quick: &BTreeMap<String, toml::Value>,
+    outcomes: &[Outcome],
+) -> String {
+    let kv = |m: &BTreeMap<String, toml::Value>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let quick_text = format!(
+        "the `[quick]` overrides of experiments/figures.toml ({}) and each figure's own, listed under it; everything else, key counts included, as in the manifests",
+        kv(quick)
+    );
     let mut r = format!(
         "# leadsim figures report\n\nProfile `{}` ({}). Code: `{}`. Regenerate with `leadsim figures{}`.\n\
          Every number below was measured by the runs of this code and profile (the run cache serves a\n\
@@ -248,7 +262,7 @@ fn report_text(profile: Profile, outcomes: &[Outcome]) -> String {
          systems that do not exist yet and are not faked.\n\n",
         if profile == Profile::Quick { "quick" } else { "paper" },
         if profile == Profile::Quick {
-            "the `[quick]` overrides of experiments/figures.toml: 300 simulated seconds per run, 2 M keys, Table I on 10 M keys"
+            quick_text.as_str()
         } else {
             "the manifests as written"
         },
@@ -258,6 +272,9 @@ fn report_text(profile: Profile, outcomes: &[Outcome]) -> String {
     for o in outcomes {
         let s = &o.spec;
         let _ = write!(r, "## {}: {}\n\n- **Paper:** {}\n", s.id, s.what, s.paper);
+        if profile == Profile::Quick && !s.quick.is_empty() {
+            let _ = writeln!(r, "- **Quick-profile overrides:** {}", kv(&s.quick));
+        }
         if let Some(p) = &o.pending {
             let _ = writeln!(
                 r,

@@ -46,7 +46,8 @@ pub enum Rule {
     At,
     /// The series has the lowest y at every x of every panel (bars: the lowest bar).
     Lowest,
-    /// The series' y is below `other`'s (bars, or every shared x).
+    /// The series' y is below `other`'s: bars, or the mean over x, or with `x` at that x in
+    /// every panel.
     LowestPair,
     /// max / min of the series' y over x is at most `value`, in every panel.
     Flat,

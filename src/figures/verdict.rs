@@ -145,6 +145,29 @@ pub fn check(v: &VerdictSpec, m: &Measured) -> Verdict {
                 },
             )
         }
+        Rule::LowestPair if v.x.is_some() => {
+            let x = v.x.unwrap_or(f64::NAN);
+            let mut all = true;
+            let mut parts = Vec::new();
+            let others = points(m, other);
+            for (panel, pts) in points(m, &v.series) {
+                let b = others.iter().find(|(p, _)| *p == panel);
+                match (at(pts, x), b.and_then(|(_, o)| at(o, x))) {
+                    (Some(a), Some(b)) => {
+                        all &= a < b;
+                        parts.push(format!("{panel} {a:.3} vs {b:.3}"));
+                    }
+                    _ => {
+                        all = false;
+                        parts.push(format!("{panel}: no values at {x}"));
+                    }
+                }
+            }
+            mk(
+                all,
+                format!("{} vs {other} at {x}: {}", v.series, parts.join(", ")),
+            )
+        }
         Rule::LowestPair => {
             let (a, b) = (mean(m, &v.series), mean(m, other));
             match (a, b) {
