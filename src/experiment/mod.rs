@@ -79,6 +79,9 @@ pub struct Provenance {
     pub facts: std::collections::BTreeMap<String, f64>,
 }
 
+/// One system's table of named columns: (system, row labels, columns).
+type ColumnTable<'a> = (&'a str, Vec<String>, &'a [(&'static str, Vec<f64>)]);
+
 /// Builds the shared inputs and runs one manifest (nothing is written).
 pub fn run_manifest(m: &Manifest) -> Result<RunResult> {
     let topology = Arc::new(m.topology.build(m.seed)?);
@@ -194,46 +197,44 @@ impl RunResult {
 
     /// The per-host CSV (header included): for every system, one row per host.
     pub fn hosts_csv(&self) -> Vec<u8> {
-        let (h, v) = self.run_columns();
-        let mut out = String::new();
-        let cols: Vec<&str> = self
-            .output
-            .hosts
-            .first()
-            .map(|t| t.columns.iter().map(|c| c.0).collect())
-            .unwrap_or_default();
-        let _ = writeln!(out, "{h}system,host,{}", cols.join(","));
-        for t in &self.output.hosts {
-            let n = t.columns.first().map_or(0, |c| c.1.len());
-            for host in 0..n {
-                let vals: Vec<String> = t.columns.iter().map(|c| fmt_plain(c.1[host])).collect();
-                let _ = writeln!(out, "{v}{},{host},{}", csv_field(&t.system), vals.join(","));
-            }
-        }
-        out.into_bytes()
+        let tables: Vec<ColumnTable> = (self.output.hosts.iter())
+            .map(|t| {
+                let n = t.columns.first().map_or(0, |c| c.1.len());
+                (
+                    t.system.as_str(),
+                    (0..n).map(|h| h.to_string()).collect(),
+                    &t.columns[..],
+                )
+            })
+            .collect();
+        self.columns_csv("host", &tables)
     }
 
     /// The time-series CSV (header included): for every system, one row per time point.
     pub fn series_csv(&self) -> Vec<u8> {
+        let tables: Vec<ColumnTable> = (self.output.series.iter())
+            .map(|t| {
+                let ts = t.t_s.iter().map(|&x| fmt_plain(x)).collect();
+                (t.system.as_str(), ts, &t.columns[..])
+            })
+            .collect();
+        self.columns_csv("t_s", &tables)
+    }
+
+    /// Tables of named columns, one per system, as CSV: the run columns, `system`, the row
+    /// label column `index`, then the columns (named after the first table's).
+    fn columns_csv(&self, index: &str, tables: &[ColumnTable]) -> Vec<u8> {
         let (h, v) = self.run_columns();
         let mut out = String::new();
-        let cols: Vec<&str> = self
-            .output
-            .series
+        let cols: Vec<&str> = tables
             .first()
-            .map(|t| t.columns.iter().map(|c| c.0).collect())
+            .map(|t| t.2.iter().map(|c| c.0).collect())
             .unwrap_or_default();
-        let _ = writeln!(out, "{h}system,t_s,{}", cols.join(","));
-        for t in &self.output.series {
-            for (i, ts) in t.t_s.iter().enumerate() {
-                let vals: Vec<String> = t.columns.iter().map(|c| fmt_plain(c.1[i])).collect();
-                let _ = writeln!(
-                    out,
-                    "{v}{},{},{}",
-                    csv_field(&t.system),
-                    fmt_plain(*ts),
-                    vals.join(",")
-                );
+        let _ = writeln!(out, "{h}system,{index},{}", cols.join(","));
+        for (system, labels, columns) in tables {
+            for (i, label) in labels.iter().enumerate() {
+                let vals: Vec<String> = columns.iter().map(|c| fmt_plain(c.1[i])).collect();
+                let _ = writeln!(out, "{v}{},{label},{}", csv_field(system), vals.join(","));
             }
         }
         out.into_bytes()

@@ -13,6 +13,7 @@ pub mod app;
 pub mod arena;
 pub mod check;
 pub mod chord;
+mod hosted;
 pub mod id;
 pub mod run;
 pub mod view;
@@ -22,10 +23,11 @@ use crate::driver::{Check, Driven, HostTable, SeriesTable, World};
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
 use crate::sim::Protocol;
+use app::Env;
 pub use app::{CallId, Ctx, Failover, RingApp};
-use app::{Env, Hosted, System};
 use check::{check_ring, RingReport};
 pub use chord::{ChordConfig, Delivery, OverlaySim, Ring, RingInit, Routed, NONE};
+use hosted::{Hosted, System};
 pub use wire::{
     AppTimerHandle, Msg, Purpose, RingIx, RingMsg, SysIx, Target, Timer, FIRST_APP_KIND,
     RING_KINDS, SUBSTRATE_KINDS,
