@@ -295,12 +295,24 @@ pub fn describe(spec: &FigureSpec, m: &Measured) -> String {
             if let Some((panel, ss)) = m.panels.first() {
                 for (s, pts) in ss {
                     if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
+                        // A scaled x is named by its label (its unit differs from the column's).
+                        let x = if spec.x_scale != 1.0 && !spec.x_label.is_empty() {
+                            spec.x_label.as_str()
+                        } else {
+                            spec.x.as_str()
+                        };
+                        let y = |v: f64| {
+                            if v.abs() < 10.0 {
+                                format!("{v:.3}")
+                            } else {
+                                format!("{v:.1}")
+                            }
+                        };
                         parts.push(format!(
-                            "{s}: {:.1} at {} = {} .. {:.1} at {}{}",
-                            a.1,
-                            spec.x,
+                            "{s}: {} at {x} = {} .. {} at {}{}",
+                            y(a.1),
                             plot::tick(a.0),
-                            b.1,
+                            y(b.1),
                             plot::tick(b.0),
                             if panel.is_empty() {
                                 String::new()
