@@ -177,6 +177,33 @@ impl ChurnSpec {
         self.distributions().map(|_| ())
     }
 
+    /// Refuses a schedule whose typical (median) up and down periods would need more than
+    /// [`crate::limits::MAX_TRANSITIONS`] host transitions over `duration`.
+    pub fn check_work(&self, hosts: usize, duration: Time) -> Result<()> {
+        if matches!(self.model, ChurnModel::None | ChurnModel::Trace) {
+            return Ok(());
+        }
+        let (life, down) = self.distributions()?;
+        let start = time::from_secs_f64(self.start_s);
+        let stop = self
+            .stop_s
+            .map(time::from_secs_f64)
+            .unwrap_or(Time::MAX)
+            .min(duration);
+        let span = stop.saturating_sub(start) as f64 / time::SEC as f64;
+        let cycle = life.median() + down.median();
+        let expected = 2.0 * hosts as f64 * span / cycle.max(1e-300);
+        if expected > crate::limits::MAX_TRANSITIONS as f64 {
+            bail!(
+                "churn: about {expected:.3e} host transitions expected ({hosts} hosts over {span:.0} s with median up / down periods of {:.3e} / {:.3e} s); the limit is {}: lengthen churn.lifetime_mean_s / downtime_mean_s (or, for pareto, raise alpha or the scales)",
+                life.median(),
+                down.median(),
+                crate::limits::MAX_TRANSITIONS
+            );
+        }
+        Ok(())
+    }
+
     /// The schedule for `hosts` hosts over `duration`, drawn from the "churn" stream of `seed`.
     pub fn schedule(&self, hosts: usize, duration: Time, seed: u64) -> Result<ChurnSchedule> {
         self.validate()?;
@@ -194,12 +221,29 @@ impl ChurnSpec {
                     .map(time::from_secs_f64)
                     .unwrap_or(Time::MAX)
                     .min(duration);
-                let per_host = (0..hosts)
-                    .map(|h| {
+                self.check_work(hosts, duration)?;
+                let mut total = 0u64;
+                let mut per_host = Vec::with_capacity(hosts);
+                for h in 0..hosts {
+                    {
                         let mut rng = SimRng::substream(seed, "churn", h as u64);
                         let mut t = start;
                         let mut v = Vec::new();
                         loop {
+                            if total + v.len() as u64 > crate::limits::MAX_TRANSITIONS {
+                                let per = v.len() as f64
+                                    / (t.min(stop).saturating_sub(start).max(1) as f64
+                                        / time::SEC as f64);
+                                bail!(
+                                    "churn: more than {} host transitions (host {h} alone has {} after {:.1} s, ~{:.3e} expected over {} hosts and {:.0} s): the up / down times are too short for this run; lengthen churn.lifetime_mean_s / downtime_mean_s (or, for pareto, raise alpha or the scales)",
+                                    crate::limits::MAX_TRANSITIONS,
+                                    v.len(),
+                                    t.saturating_sub(start) as f64 / time::SEC as f64,
+                                    per * hosts as f64 * (stop.min(duration).saturating_sub(start)) as f64 / time::SEC as f64,
+                                    hosts,
+                                    stop.min(duration).saturating_sub(start) as f64 / time::SEC as f64
+                                );
+                            }
                             // Up period ends with a crash...
                             t = t.saturating_add(time::from_secs_f64(life.sample(&mut rng)).max(1));
                             if t >= stop {
@@ -213,9 +257,10 @@ impl ChurnSpec {
                                 break;
                             }
                         }
-                        v
-                    })
-                    .collect();
+                        total += v.len() as u64;
+                        per_host.push(v);
+                    }
+                }
                 Ok(ChurnSchedule { per_host })
             }
         }
@@ -276,6 +321,19 @@ impl ChurnSchedule {
         let mut rdr = csv::Reader::from_path(path)
             .with_context(|| format!("cannot read churn trace {}", path.display()))?;
         let mut per_host: Vec<Vec<Time>> = vec![Vec::new(); hosts];
+        let header = rdr
+            .headers()
+            .with_context(|| format!("{}: line 1", path.display()))?
+            .clone();
+        let names: Vec<&str> = header.iter().map(str::trim).collect();
+        if names != ["time_us", "host", "event"] {
+            bail!(
+                "{}: line 1: the header must be time_us,host,event, got {}",
+                path.display(),
+                names.join(",")
+            );
+        }
+        let mut total = 0u64;
         for (i, rec) in rdr.records().enumerate() {
             let line = i + 2;
             let rec = rec.with_context(|| format!("{}: line {line}", path.display()))?;
@@ -288,6 +346,21 @@ impl ChurnSchedule {
             let t: Time = rec[0].trim().parse().with_context(|| {
                 format!("{}: line {line}: bad time_us '{}'", path.display(), &rec[0])
             })?;
+            if t > crate::engine::queue::MAX_TIME {
+                bail!(
+                    "{}: line {line}: time_us = {t} lies beyond the simulator's horizon of {} µs (~203 days)",
+                    path.display(),
+                    crate::engine::queue::MAX_TIME
+                );
+            }
+            total += 1;
+            if total > crate::limits::MAX_TRANSITIONS {
+                bail!(
+                    "{}: line {line}: more than {} transitions",
+                    path.display(),
+                    crate::limits::MAX_TRANSITIONS
+                );
+            }
             let h: usize = rec[1].trim().parse().with_context(|| {
                 format!("{}: line {line}: bad host '{}'", path.display(), &rec[1])
             })?;

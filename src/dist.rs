@@ -68,6 +68,16 @@ impl Dist {
         }
     }
 
+    /// The median (what a typical period lasts, also for heavy tails).
+    pub fn median(&self) -> f64 {
+        match *self {
+            Dist::Constant { value } => value,
+            Dist::Uniform { mean } => mean,
+            Dist::Exponential { mean } => mean * std::f64::consts::LN_2,
+            Dist::Pareto { alpha, scale } => scale * libm::pow(2.0, 1.0 / alpha),
+        }
+    }
+
     /// One sample.
     #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {

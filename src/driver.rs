@@ -124,9 +124,17 @@ impl World<'_> {
 
     /// The dataset, or an error naming the protocol that needs one.
     pub fn keys(&self, protocol: &str) -> Result<Arc<KeySet>> {
-        self.keys
+        let keys = self
+            .keys
             .clone()
-            .ok_or_else(|| anyhow::anyhow!("{protocol} needs a dataset"))
+            .ok_or_else(|| anyhow::anyhow!("{protocol} needs a dataset"))?;
+        if keys.is_empty() {
+            anyhow::bail!(
+                "{protocol} needs keys, but the dataset ({}) holds none",
+                self.dataset
+            );
+        }
+        Ok(keys)
     }
 }
 

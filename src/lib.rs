@@ -26,6 +26,7 @@ pub mod guide;
 pub mod ids;
 pub mod learned;
 pub mod ledger;
+pub mod limits;
 pub mod manifest;
 pub mod network;
 pub mod output;

@@ -106,9 +106,9 @@ impl WorkloadSpec {
 
     /// The validated arrival process.
     pub fn arrivals(&self) -> Result<Arrivals> {
-        if !(self.queries_per_s > 0.0 && self.queries_per_s.is_finite()) {
+        if !(self.queries_per_s > 0.0 && self.queries_per_s <= 1e6) {
             bail!(
-                "workload.queries_per_s must be > 0, got {}",
+                "workload.queries_per_s must be in (0, 1e6] (at most one query per µs), got {}",
                 self.queries_per_s
             );
         }

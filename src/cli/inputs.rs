@@ -1,6 +1,6 @@
 //! CLI helpers for topology and dataset commands.
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use leadsim::data::{self, DatasetSpec, SynthName};
 use leadsim::ids::HostId;
 use leadsim::topology::matrix::{write_matrix, MatrixUnit};
@@ -81,6 +81,7 @@ pub fn dataset_gen(name: &str, keys: usize, seed: u64, out: Option<PathBuf>) -> 
     if keys == 0 {
         bail!("--keys must be >= 1");
     }
+    leadsim::limits::check_memory(&format!("dataset gen --keys {keys}"), 16.0 * keys as f64)?;
     let t = Instant::now();
     let k = data::synth::generate(n, keys, seed);
     let gen_s = t.elapsed().as_secs_f64();
@@ -91,7 +92,7 @@ pub fn dataset_gen(name: &str, keys: usize, seed: u64, out: Option<PathBuf>) -> 
         std::fs::create_dir_all(d)?;
     }
     let t = Instant::now();
-    data::write_sosd(&path, &k)?;
+    data::write_sosd(&path, &k).with_context(|| format!("dataset gen {name}"))?;
     eprintln!(
         "generated {keys} keys of {name} in {gen_s:.2} s, written in {:.2} s",
         t.elapsed().as_secs_f64()
@@ -102,8 +103,14 @@ pub fn dataset_gen(name: &str, keys: usize, seed: u64, out: Option<PathBuf>) -> 
 
 pub fn dataset_stats(source: &str, keys: usize, seed: u64) -> Result<()> {
     let t = Instant::now();
+    let looks_like_path = source.contains('/') || source.contains('.');
     let set = if Path::new(source).exists() {
         data::load_sosd(Path::new(source))?
+    } else if looks_like_path && SynthName::parse(source).is_none() {
+        bail!(
+            "{source}: no such SOSD file (and not a dataset name: {})",
+            SynthName::ALL.map(|n| n.as_str()).join(", ")
+        );
     } else {
         DatasetSpec {
             name: source.to_string(),

@@ -35,8 +35,8 @@ enum Command {
         /// printed instead of written.
         #[arg(long, value_delimiter = ',')]
         only: Option<Vec<String>>,
-        /// Parallel runs (default: all cores).
-        #[arg(long)]
+        /// Parallel runs, 1..=256 (default: all cores).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Run everything again instead of reusing cached runs.
         #[arg(long)]
@@ -63,8 +63,8 @@ enum Command {
         /// Print every run (index, parameters, replication, seed) without running.
         #[arg(long)]
         list: bool,
-        /// Parallel runs (default: all cores).
-        #[arg(long)]
+        /// Parallel runs, 1..=256 (default: all cores).
+        #[arg(long, value_parser = parse_jobs)]
         jobs: Option<usize>,
         /// Run only shard i of N (1-based), e.g. --shard 3/8 (a Slurm array task); combine with merge.
         #[arg(long)]
@@ -237,12 +237,30 @@ enum BenchCommand {
     /// Hold-model benchmark of the event queue candidates and of the whole kernel.
     Engine {
         /// Pending-event counts.
-        #[arg(long, value_delimiter = ',', default_values_t = vec![10_000usize, 100_000, 1_000_000])]
+        #[arg(long, value_delimiter = ',', value_parser = parse_pending, default_values_t = vec![10_000usize, 100_000, 1_000_000])]
         pending: Vec<usize>,
-        /// Hold operations per measurement.
-        #[arg(long, default_value_t = 5_000_000)]
+        /// Hold operations per measurement (1..=1e10).
+        #[arg(long, default_value_t = 5_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000_000))]
         ops: u64,
     },
+}
+
+/// `--jobs`: 1..=256 parallel runs (more threads than that only thrash memory).
+fn parse_jobs(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number in 1..=256, got {s:?}")),
+    }
+}
+
+/// `--pending`: 1..=100,000,000 pending events per measurement.
+fn parse_pending(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=100_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a whole number in 1..=100000000 (the hold model needs at least one pending event), got {s:?}"
+        )),
+    }
 }
 
 /// Parses the command line and runs it.
@@ -256,7 +274,8 @@ pub fn main() -> Result<()> {
         } => {
             let m = Manifest::load(&manifest)?;
             let dir = out.unwrap_or_else(|| m.output.dir.clone());
-            let r = experiment::run_manifest(&m)?;
+            let r = experiment::run_manifest(&m)
+                .map_err(|e| anyhow::anyhow!("{}: {e:#}", manifest.display()))?;
             let files = r.write(&dir)?;
             if check {
                 eprintln!("{}", experiment::check_invariants(&r)?);

@@ -113,9 +113,13 @@ impl DatasetSpec {
             eprintln!("warning: ignoring unusable cache file {}", path.display());
         }
         let keys = synth::generate(name, self.keys, self.seed);
-        std::fs::create_dir_all(cache_dir)
-            .with_context(|| format!("cannot create {}", cache_dir.display()))?;
-        write_sosd(&path, &keys)?;
+        // The cache is optional: if it cannot be written, say so and go on from memory.
+        let cached = std::fs::create_dir_all(cache_dir)
+            .with_context(|| format!("cannot create {}", cache_dir.display()))
+            .and_then(|()| write_sosd(&path, &keys));
+        if let Err(e) = cached {
+            eprintln!("warning: dataset not cached ({e:#}); using it from memory");
+        }
         Ok(KeySet::Owned(keys))
     }
 }

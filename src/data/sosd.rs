@@ -110,9 +110,8 @@ pub fn load_sosd(path: &Path) -> Result<KeySet> {
 /// Writes keys as a SOSD file, atomically (temporary file, then rename).
 pub fn write_sosd(path: &Path, keys: &[u64]) -> Result<()> {
     let tmp = path.with_extension("sosd.tmp");
-    {
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+    let write = || -> std::io::Result<()> {
+        let f = std::fs::File::create(&tmp)?;
         let mut w = std::io::BufWriter::with_capacity(1 << 22, f);
         w.write_all(&(keys.len() as u64).to_le_bytes())?;
         for chunk in keys.chunks(1 << 16) {
@@ -120,10 +119,18 @@ pub fn write_sosd(path: &Path, keys: &[u64]) -> Result<()> {
             w.write_all(&bytes)?;
         }
         w.flush()?;
+        w.get_ref().sync_all()
+    };
+    let done = write()
+        .with_context(|| format!("cannot write {} (via {})", path.display(), tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot move {} into place", tmp.display()))
+        });
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp); // leave no debris (e.g. on a full disk)
     }
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} into place", tmp.display()))?;
-    Ok(())
+    done
 }
 
 #[cfg(test)]

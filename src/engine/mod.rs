@@ -44,6 +44,8 @@ struct Slot<E> {
 
 /// The simulation kernel: clock, queue and event arena.
 pub struct Kernel<E> {
+    /// Events dropped because their time lay beyond the horizon.
+    pub beyond_horizon: u64,
     now: Time,
     seq: u64,
     queue: EventQueue,
@@ -61,6 +63,7 @@ impl<E> Kernel<E> {
     /// An empty kernel at time 0.
     pub fn new() -> Self {
         Kernel {
+            beyond_horizon: 0,
             now: 0,
             seq: 0,
             queue: EventQueue::with_capacity(1024),
@@ -101,6 +104,12 @@ impl<E> Kernel<E> {
     #[inline]
     pub fn schedule_at(&mut self, time: Time, ev: E) -> TimerHandle {
         debug_assert!(time >= self.now, "scheduling into the past");
+        if time > queue::MAX_TIME {
+            // Beyond the horizon (~203 days): the event never happens within a run (inputs are
+            // validated so that runs end a day before it); it is dropped, never wrapped.
+            self.beyond_horizon += 1;
+            return TimerHandle::default();
+        }
         let (slot, generation) = self.alloc(ev);
         let seq = self.seq;
         self.seq += 1;
@@ -111,7 +120,7 @@ impl<E> Kernel<E> {
     /// Schedules `ev` after `delay`.
     #[inline]
     pub fn schedule_in(&mut self, delay: Time, ev: E) -> TimerHandle {
-        self.schedule_at(self.now + delay, ev)
+        self.schedule_at(self.now.saturating_add(delay), ev)
     }
 
     /// Cancels a scheduled event; a no-op if it already ran or was cancelled.
@@ -172,5 +181,16 @@ mod tests {
         let c = k.schedule_in(1, 3);
         k.cancel(c);
         assert_eq!(k.pop_until(30), None);
+    }
+
+    #[test]
+    fn events_beyond_the_horizon_never_happen_and_never_wrap() {
+        let mut k: Kernel<u32> = Kernel::new();
+        k.schedule_at(queue::MAX_TIME + 1 + 2_000_000, 1);
+        k.schedule_at(u64::MAX, 2);
+        k.schedule_at(5, 3);
+        assert_eq!(k.pop_until(queue::MAX_TIME), Some(3));
+        assert_eq!(k.pop_until(queue::MAX_TIME), None);
+        assert_eq!(k.beyond_horizon, 2);
     }
 }

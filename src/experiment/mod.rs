@@ -403,7 +403,7 @@ pub fn check_invariants(r: &RunResult) -> Result<String> {
                 failed = true;
                 "FAILED"
             }
-            (false, false) => "not enforced (churn active)",
+            (false, false) => "not enforced (churn active, or explained below)",
         };
         let _ = writeln!(text, "{}: {verdict}; {}", c.name, c.detail);
     }

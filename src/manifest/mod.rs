@@ -265,6 +265,7 @@ impl Manifest {
                 .iter()
                 .any(|s| crate::protocols::find(&s.protocol).is_ok_and(|p| p.needs_dataset));
         self.topology.validate()?;
+        self.check_sizes()?;
         self.overlay
             .vnodes_per_host(self.topology.hosts, self.seed)?;
         self.churn.validate()?;
@@ -283,7 +284,107 @@ impl Manifest {
         } else if self.workload.query.is_some() || self.workload.range_keys.is_some() {
             bail!("workload.query: protocol \"{}\" issues no data queries; remove workload.query / range_keys", self.protocol);
         }
+        self.check_limits(proto.uses_ring())
+    }
+
+    /// Peers of the run (slots included), as a float so that huge counts cannot overflow.
+    fn peer_estimate(&self) -> f64 {
+        let hosts = self.topology.hosts as f64;
+        match &self.overlay.vnodes_per_host {
+            Some(v) => v.iter().map(|&x| f64::from(x)).sum(),
+            None => {
+                let per = self.overlay.max_vnodes.unwrap_or(self.overlay.vnodes);
+                hosts * f64::from(per.max(self.overlay.vnodes))
+            }
+        }
+    }
+
+    /// Refuses sizes this machine cannot hold, before anything is allocated: the topology,
+    /// ~400 bytes of routing state per peer and 8 bytes per key.
+    fn check_sizes(&self) -> Result<()> {
+        use crate::limits::check_memory;
+        let hosts = self.topology.hosts as f64;
+        let peers = self.peer_estimate();
+        let net = self.topology.memory_bytes() + 400.0 * peers;
+        check_memory(
+            &format!(
+                "topology.hosts = {} with {} peers per host",
+                self.topology.hosts,
+                peers / hosts.max(1.0)
+            ),
+            net,
+        )?;
+        if let Some(d) = &self.dataset {
+            check_memory(&format!("dataset.keys = {}", d.keys), 8.0 * d.keys as f64)?;
+            check_memory(
+                &format!("the network and dataset.keys = {} together", d.keys),
+                net + 8.0 * d.keys as f64,
+            )?;
+        }
         Ok(())
+    }
+
+    /// Refuses what cannot be represented or cannot finish: times beyond the horizon, sizes
+    /// beyond this machine's memory, and runs estimated to need more than
+    /// [`crate::limits::MAX_EVENTS`] events (see `docs/modelling.md`, *Limits*).
+    fn check_limits(&self, on_chord: bool) -> Result<()> {
+        use crate::limits;
+        if self.duration() == 0 {
+            bail!(
+                "duration_s = {} is shorter than the simulator's 1 µs resolution",
+                self.duration_s
+            );
+        }
+        if self.output.dir.as_os_str().is_empty() {
+            bail!("output.dir is empty: name a directory (the default is results/run)");
+        }
+        if self.workload.warmup_s >= self.duration_s {
+            bail!(
+                "workload.warmup_s = {} leaves no time for queries: it must be below duration_s = {}",
+                self.workload.warmup_s,
+                self.duration_s
+            );
+        }
+        if self.latency.local_us > limits::MAX_DELAY {
+            bail!(
+                "latency.local_us = {} exceeds one day ({} µs)",
+                self.latency.local_us,
+                limits::MAX_DELAY
+            );
+        }
+        let peers = self.peer_estimate();
+        self.churn
+            .check_work(self.topology.hosts, self.duration())?;
+        let d = self.duration_s;
+        let queries = self.workload.queries_per_s * (d - self.workload.warmup_s);
+        if queries > limits::MAX_QUERIES {
+            bail!(
+                "workload.queries_per_s = {} over {} s is {queries:.3e} queries; the limit is {:.0e} (each keeps a record)",
+                self.workload.queries_per_s,
+                d - self.workload.warmup_s,
+                limits::MAX_QUERIES
+            );
+        }
+        let mut events = queries * 200.0;
+        if on_chord {
+            let c: crate::overlay::ChordConfig = self.settings("chord")?;
+            if c.replicas > self.topology.hosts {
+                bail!(
+                    "chord.replicas = {} but there are only {} hosts: replicas sit on distinct hosts",
+                    c.replicas,
+                    self.topology.hosts
+                );
+            }
+            // ~8 events per peer and maintenance period (calibrated on the paper runs).
+            events += peers * d * 8.0 * (1000.0 / c.stabilize_ms + 1000.0 / c.fix_fingers_ms);
+        }
+        limits::check_events(
+            &format!(
+                "{} peers over {d} s with {} queries/s",
+                peers, self.workload.queries_per_s
+            ),
+            events,
+        )
     }
 
     /// Simulated duration.

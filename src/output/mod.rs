@@ -30,10 +30,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))?;
-    Ok(())
+    let done = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {} (for {})", tmp.display(), path.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot move {} to {}", tmp.display(), path.display()))
+        });
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp); // leave no debris (e.g. on a full disk)
+    }
+    done
 }
 
 #[cfg(test)]

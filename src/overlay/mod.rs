@@ -245,8 +245,8 @@ impl Driven for Overlay {
         self.names.clone()
     }
 
-    fn at_end(&mut self, _k: &mut OverlaySim) {
-        self.reports = self.rings.iter().map(check_ring).collect();
+    fn at_end(&mut self, k: &mut OverlaySim) {
+        self.reports = self.rings.iter().map(|r| check_ring(r, k.net())).collect();
     }
 
     fn metrics(&mut self) -> Vec<(&'static str, f64)> {
@@ -318,19 +318,33 @@ impl Driven for Overlay {
         for (ring, report) in self.rings.iter().zip(&self.reports) {
             let calm = last
                 .is_none_or(|t| t + CHECK_CALM_PERIODS * ring.timing.stabilize <= world.duration);
+            let explained = report.explained_by_timeouts();
+            let mut detail = format!(
+                "ring {}: {} live peers, {} unjoined, {} wrong successors, {} wrong predecessors, {} with dead successor-list entries",
+                ring.id,
+                report.live,
+                report.unjoined,
+                report.wrong_successor,
+                report.wrong_predecessor,
+                report.dead_in_successor_list
+            );
+            if let Some((p, q, rtt, timeout)) = report.unreachable_example {
+                detail.push_str(&format!(
+                    "; {} {} have a true neighbour that no RPC can reach in time, e.g. peer {p} (host {}) and peer {q} (host {}): RTT {:.1} ms >= RPC timeout {:.1} ms (min(chord.rpc_timeout_rtts x RTT, chord.rpc_timeout_cap_ms)), so each treats the other as dead, as p2psim does; raise chord.rpc_timeout_cap_ms above such RTTs to change it{}",
+                    if explained { "all of them:" } else { "of them," },
+                    report.unreachable,
+                    ring.view.host(p),
+                    ring.view.host(q),
+                    rtt as f64 / 1000.0,
+                    timeout as f64 / 1000.0,
+                    if explained { " (not enforced: the topology, not the protocol, causes it)" } else { "" }
+                ));
+            }
             out.push(Check {
                 name: "ring consistent",
                 holds: report.consistent(),
-                enforced: calm,
-                detail: format!(
-                    "ring {}: {} live peers, {} unjoined, {} wrong successors, {} wrong predecessors, {} with dead successor-list entries",
-                    ring.id,
-                    report.live,
-                    report.unjoined,
-                    report.wrong_successor,
-                    report.wrong_predecessor,
-                    report.dead_in_successor_list
-                ),
+                enforced: calm && !explained,
+                detail,
             });
         }
         let static_ring = last.is_none()

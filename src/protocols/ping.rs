@@ -44,8 +44,11 @@ impl Default for PingConfig {
 
 impl Settings for PingConfig {
     fn validate(&self) -> Result<()> {
-        if !(self.timeout_ms > 0.0 && self.timeout_ms.is_finite()) {
-            bail!("ping.timeout_ms must be > 0, got {}", self.timeout_ms);
+        if !(self.timeout_ms >= 0.001 && self.timeout_ms <= 86_400_000.0) {
+            bail!(
+                "ping.timeout_ms must be in [0.001, 86400000] ms (at most one day), got {}",
+                self.timeout_ms
+            );
         }
         Ok(())
     }
@@ -58,7 +61,7 @@ pub const TABLE: TableDef = TableDef::new::<PingConfig>(
     &[
         KeyDoc {
             key: "timeout_ms",
-            range: "> 0",
+            range: "[0.001, 86400000]",
             doc: "how long an origin waits for the pong before the query fails",
         },
         KeyDoc {

@@ -106,6 +106,11 @@ pub fn parse_matrix(text: &str, unit: MatrixUnit, ignore_diagonal: bool) -> Resu
         }
     }
     let m = RttMatrix { hosts: n, rtt_us };
+    if n > 1 && m.rtt_us.iter().all(|&x| x == 0) {
+        eprintln!(
+            "warning: every RTT of the {n}-host latency matrix is 0: messages arrive instantly (is this the file you meant?)"
+        );
+    }
     if let Some((a, b, d)) = worst_asymmetry(&m) {
         eprintln!(
             "warning: latency matrix is asymmetric (largest difference {:.3} ms between hosts {} and {}); \

@@ -189,29 +189,49 @@ impl TopologySpec {
                 _ => bail!("topology.time_slices needs topology.slice_period_s > 0"),
             }
         }
+        let max = crate::limits::MAX_RTT_MS;
         if let Some(m) = self.median_ms {
-            if !(m > 0.0 && m.is_finite()) {
-                bail!("topology.median_ms must be > 0, got {m}");
+            if !(m > 0.0 && m <= max) {
+                bail!("topology.median_ms must be in (0, {max}] ms, got {m}");
             }
         }
         if self.degree == Some(0) {
             bail!("topology.degree must be >= 1");
         }
         if let Some(m) = self.link_max_ms {
-            if !(m > 0.0 && m.is_finite()) {
-                bail!("topology.link_max_ms must be > 0, got {m}");
+            // A path sums up to hosts - 1 links; keep the longest path within the RTT limit.
+            let lim = max / (self.hosts.max(2) - 1) as f64;
+            if !(m > 0.0 && m <= lim) {
+                bail!("topology.link_max_ms must be in (0, {lim}] ms for {} hosts (paths stay within {max} ms), got {m}", self.hosts);
             }
         }
         let (lo, hi) = (self.lo_ms.unwrap_or(10.0), self.hi_ms.unwrap_or(300.0));
-        if k == RandomSampling && !(lo >= 0.0 && hi >= lo && hi.is_finite()) {
-            bail!("topology.lo_ms / hi_ms must satisfy 0 <= lo_ms <= hi_ms, got {lo} / {hi}");
+        if k == RandomSampling && !(lo >= 0.0 && hi >= lo && hi <= max) {
+            bail!(
+                "topology.lo_ms / hi_ms must satisfy 0 <= lo_ms <= hi_ms <= {max}, got {lo} / {hi}"
+            );
         }
         Ok(())
+    }
+
+    /// Bytes the built topology needs (all-pairs matrices for random graphs, matrices up to the
+    /// materialisation size, per-host coordinates otherwise), as a float so huge counts cannot
+    /// overflow.
+    pub fn memory_bytes(&self) -> f64 {
+        let n = self.hosts as f64;
+        match self.kind {
+            TopologyKind::RandomGraph => 8.0 * n * n + 64.0 * n,
+            _ => 64.0 * n + 4.0 * n.min(super::MATERIALIZE_MAX_HOSTS as f64).powi(2),
+        }
     }
 
     /// Builds the topology; `master_seed` is used unless `seed` overrides it.
     pub fn build(&self, master_seed: u64) -> Result<Topology> {
         self.validate()?;
+        crate::limits::check_memory(
+            &format!("topology {:?} with {} hosts", self.kind, self.hosts),
+            self.memory_bytes(),
+        )?;
         let seed = self.seed.unwrap_or(master_seed);
         let mut rng = SimRng::stream(seed, "topology");
         let n = self.hosts;

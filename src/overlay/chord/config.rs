@@ -1,7 +1,7 @@
 //! The manifest's `[chord]` table: timers and limits of the ring maintenance and routing, with
 //! the defaults of model.md §2 (the authors' p2psim configuration where the spec is silent).
 
-use crate::engine::{time, Time};
+use crate::engine::Time;
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
@@ -127,21 +127,16 @@ impl ChordConfig {
                 self.successors
             );
         }
-        for (name, v) in [
-            ("chord.stabilize_ms", self.stabilize_ms),
-            ("chord.fix_fingers_ms", self.fix_fingers_ms),
-            ("chord.rpc_timeout_rtts", self.rpc_timeout_rtts),
-            ("chord.rpc_timeout_cap_ms", self.rpc_timeout_cap_ms),
-            ("chord.max_lookup_ms", self.max_lookup_ms),
-        ] {
-            if !(v > 0.0 && v.is_finite()) {
-                bail!("{name} must be > 0, got {v}");
-            }
-        }
-        if !(self.join_spread_s >= 0.0 && self.join_spread_s.is_finite()) {
+        use crate::limits::{delay_ms, delay_s};
+        let stabilize = delay_ms("chord.stabilize_ms", self.stabilize_ms, 1.0)?;
+        let fix_fingers = delay_ms("chord.fix_fingers_ms", self.fix_fingers_ms, 1.0)?;
+        let rpc_timeout_cap = delay_ms("chord.rpc_timeout_cap_ms", self.rpc_timeout_cap_ms, 0.001)?;
+        let max_lookup = delay_ms("chord.max_lookup_ms", self.max_lookup_ms, 0.001)?;
+        let join_spread = delay_s("chord.join_spread_s", self.join_spread_s, 0.0)?;
+        if !(self.rpc_timeout_rtts > 0.0 && self.rpc_timeout_rtts <= 1000.0) {
             bail!(
-                "chord.join_spread_s must be >= 0, got {}",
-                self.join_spread_s
+                "chord.rpc_timeout_rtts must be in (0, 1000], got {}",
+                self.rpc_timeout_rtts
             );
         }
         if self.replicas == 0 || self.replicas > 8 {
@@ -152,13 +147,13 @@ impl ChordConfig {
         }
         Ok(Timing {
             successors: self.successors,
-            stabilize: time::from_ms_f64(self.stabilize_ms).max(1),
-            fix_fingers: time::from_ms_f64(self.fix_fingers_ms).max(1),
+            stabilize,
+            fix_fingers,
             rpc_timeout_rtts: self.rpc_timeout_rtts,
-            rpc_timeout_cap: time::from_ms_f64(self.rpc_timeout_cap_ms).max(1),
-            max_lookup: time::from_ms_f64(self.max_lookup_ms).max(1),
+            rpc_timeout_cap: rpc_timeout_cap.max(1),
+            max_lookup: max_lookup.max(1),
             init: self.init,
-            join_spread: time::from_secs_f64(self.join_spread_s),
+            join_spread,
             replicas: self.replicas,
             value_bytes: self.value_bytes,
             learn_from_queries: self.learn_from_queries,
@@ -181,13 +176,13 @@ pub const TABLE: TableDef = TableDef::new::<ChordConfig>(
     "Chord ring maintenance and routing (every ring-based protocol)",
     &[
         KeyDoc::new("successors", "1..=24", "successor-list length"),
-        KeyDoc::new("stabilize_ms", "> 0", "stabilisation and predecessor-check period"),
-        KeyDoc::new("fix_fingers_ms", "> 0", "one finger is refreshed per period, round robin"),
-        KeyDoc::new("rpc_timeout_rtts", "> 0", "RPC timeout in RTTs to the callee ..."),
-        KeyDoc::new("rpc_timeout_cap_ms", "> 0", "... capped at this many ms"),
-        KeyDoc::new("max_lookup_ms", "> 0", "a lookup (or batch) unanswered this long fails"),
+        KeyDoc::new("stabilize_ms", "[1, 86400000]", "stabilisation and predecessor-check period"),
+        KeyDoc::new("fix_fingers_ms", "[1, 86400000]", "one finger is refreshed per period, round robin"),
+        KeyDoc::new("rpc_timeout_rtts", "(0, 1000]", "RPC timeout in RTTs to the callee ..."),
+        KeyDoc::new("rpc_timeout_cap_ms", "[0.001, 86400000]", "... capped at this many ms"),
+        KeyDoc::new("max_lookup_ms", "[0.001, 86400000]", "a lookup (or batch) unanswered this long fails"),
         KeyDoc::new("init", "converged | join", "ring built converged at t = 0, or by the join protocol"),
-        KeyDoc::new("join_spread_s", ">= 0", "with init = join: joins spread over this many seconds"),
+        KeyDoc::new("join_spread_s", "[0, 86400]", "with init = join: joins spread over this many seconds"),
         KeyDoc::new("replicas", "1..=8", "copies of each key (owner + distinct-host successors)"),
         KeyDoc::new("value_bytes", ">= 0", "bytes of the value stored with each 8-byte key"),
         KeyDoc::new(
