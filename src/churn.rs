@@ -195,7 +195,7 @@ impl ChurnSpec {
         let expected = 2.0 * hosts as f64 * span / cycle.max(1e-300);
         if expected > crate::limits::MAX_TRANSITIONS as f64 {
             bail!(
-                "churn: about {expected:.3e} host transitions expected ({hosts} hosts over {span:.0} s with median up / down periods of {:.3e} / {:.3e} s); the limit is {}: lengthen churn.lifetime_mean_s / downtime_mean_s (or, for pareto, raise alpha or the scales)",
+                "about {expected:.3e} host transitions expected ({hosts} hosts over {span:.0} s with median up / down periods of {:.3e} / {:.3e} s); the limit is {}: lengthen churn.lifetime_mean_s / downtime_mean_s (or, for pareto, raise alpha or the scales)",
                 life.median(),
                 down.median(),
                 crate::limits::MAX_TRANSITIONS

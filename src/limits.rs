@@ -68,7 +68,10 @@ pub fn check_events(what: &str, events: f64) -> Result<()> {
 pub fn delay_ms(key: &str, ms: f64, min_ms: f64) -> Result<Time> {
     let max_ms = (MAX_DELAY / time::MS) as f64;
     if !(ms >= min_ms && ms <= max_ms) {
-        bail!("{key} must be in [{min_ms}, {max_ms}] ms (at most one day), got {ms}");
+        bail!(
+            "{key} must be in [{min_ms}, {max_ms}] ms (at most one day), got {}",
+            num(ms)
+        );
     }
     Ok(time::from_ms_f64(ms))
 }
@@ -77,9 +80,23 @@ pub fn delay_ms(key: &str, ms: f64, min_ms: f64) -> Result<Time> {
 pub fn delay_s(key: &str, s: f64, min_s: f64) -> Result<Time> {
     let max_s = (MAX_DELAY / time::SEC) as f64;
     if !(s >= min_s && s <= max_s) {
-        bail!("{key} must be in [{min_s}, {max_s}] s (at most one day), got {s}");
+        bail!(
+            "{key} must be in [{min_s}, {max_s}] s (at most one day), got {}",
+            num(s)
+        );
     }
     Ok(time::from_secs_f64(s))
+}
+
+/// A number as a person reads it: plain when moderate, in scientific notation when huge or tiny
+/// (so that `1e-300` is not printed with three hundred digits).
+pub fn num(v: f64) -> String {
+    let a = v.abs();
+    if v.is_finite() && a != 0.0 && !(1e-4..1e9).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// `bytes` for people (KB, MB, GB, TB; decimal).
@@ -117,5 +134,8 @@ mod tests {
         assert!(delay_ms("k", f64::NAN, 1.0).is_err());
         assert_eq!(delay_ms("k", 1.5, 0.001).unwrap(), 1500);
         assert_eq!(human_bytes(1.6e9), "1.6 GB");
+        assert_eq!(num(1e-300), "1e-300");
+        assert_eq!(num(4.3e9), "4.3e9");
+        assert_eq!(num(2.5), "2.5");
     }
 }

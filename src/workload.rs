@@ -109,7 +109,7 @@ impl WorkloadSpec {
         if !(self.queries_per_s > 0.0 && self.queries_per_s <= 1e6) {
             bail!(
                 "workload.queries_per_s must be in (0, 1e6] (at most one query per µs), got {}",
-                self.queries_per_s
+                crate::limits::num(self.queries_per_s)
             );
         }
         Popularity::parse(&self.popularity, 0)?;

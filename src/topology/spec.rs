@@ -192,7 +192,10 @@ impl TopologySpec {
         let max = crate::limits::MAX_RTT_MS;
         if let Some(m) = self.median_ms {
             if !(m > 0.0 && m <= max) {
-                bail!("topology.median_ms must be in (0, {max}] ms, got {m}");
+                bail!(
+                    "topology.median_ms must be in (0, {max}] ms, got {}",
+                    crate::limits::num(m)
+                );
             }
         }
         if self.degree == Some(0) {
@@ -202,13 +205,19 @@ impl TopologySpec {
             // A path sums up to hosts - 1 links; keep the longest path within the RTT limit.
             let lim = max / (self.hosts.max(2) - 1) as f64;
             if !(m > 0.0 && m <= lim) {
-                bail!("topology.link_max_ms must be in (0, {lim}] ms for {} hosts (paths stay within {max} ms), got {m}", self.hosts);
+                bail!(
+                    "topology.link_max_ms must be in (0, {lim}] ms for {} hosts (paths stay within {max} ms), got {}",
+                    self.hosts,
+                    crate::limits::num(m)
+                );
             }
         }
         let (lo, hi) = (self.lo_ms.unwrap_or(10.0), self.hi_ms.unwrap_or(300.0));
         if k == RandomSampling && !(lo >= 0.0 && hi >= lo && hi <= max) {
             bail!(
-                "topology.lo_ms / hi_ms must satisfy 0 <= lo_ms <= hi_ms <= {max}, got {lo} / {hi}"
+                "topology.lo_ms / hi_ms must satisfy 0 <= lo_ms <= hi_ms <= {max}, got {} / {}",
+                crate::limits::num(lo),
+                crate::limits::num(hi)
             );
         }
         Ok(())
