@@ -177,6 +177,17 @@ impl ChurnSpec {
         self.distributions().map(|_| ())
     }
 
+    /// When churn acts in a run of `duration`: from `start_s` to `stop_s` (or the end).
+    fn window(&self, duration: Time) -> (Time, Time) {
+        let start = time::from_secs_f64(self.start_s);
+        let stop = self
+            .stop_s
+            .map(time::from_secs_f64)
+            .unwrap_or(Time::MAX)
+            .min(duration);
+        (start, stop)
+    }
+
     /// Refuses a schedule whose typical (median) up and down periods would need more than
     /// [`crate::limits::MAX_TRANSITIONS`] host transitions over `duration`.
     pub fn check_work(&self, hosts: usize, duration: Time) -> Result<()> {
@@ -184,12 +195,7 @@ impl ChurnSpec {
             return Ok(());
         }
         let (life, down) = self.distributions()?;
-        let start = time::from_secs_f64(self.start_s);
-        let stop = self
-            .stop_s
-            .map(time::from_secs_f64)
-            .unwrap_or(Time::MAX)
-            .min(duration);
+        let (start, stop) = self.window(duration);
         let span = stop.saturating_sub(start) as f64 / time::SEC as f64;
         let cycle = life.median() + down.median();
         let expected = 2.0 * hosts as f64 * span / cycle.max(1e-300);
@@ -215,12 +221,7 @@ impl ChurnSpec {
             }
             _ => {
                 let (life, down) = self.distributions()?;
-                let start = time::from_secs_f64(self.start_s);
-                let stop = self
-                    .stop_s
-                    .map(time::from_secs_f64)
-                    .unwrap_or(Time::MAX)
-                    .min(duration);
+                let (start, stop) = self.window(duration);
                 self.check_work(hosts, duration)?;
                 let mut total = 0u64;
                 let mut per_host = Vec::with_capacity(hosts);

@@ -1,26 +1,8 @@
 //! Bad input gets a clear error and a non-zero exit, never a panic.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn leadsim(args: &[&str], cwd: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_leadsim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "panic for {args:?}: {stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
-}
-
-fn expect_error(args: &[&str], cwd: &Path, needles: &[&str]) {
-    let (code, err) = leadsim(args, cwd);
-    assert_ne!(code, 0, "{args:?} must fail");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: expected '{n}' in: {err}");
-    }
-}
+use common::{leadsim, refused as expect_error};
 
 #[test]
 fn bad_inputs_are_explained() {

@@ -3,29 +3,11 @@
 //! `--check` that explains unreachable peers. Every input either runs or exits with a clear
 //! error naming the input.
 
+mod common;
+
+use common::{leadsim, refused};
 use leadsim::manifest::Manifest;
 use std::path::Path;
-use std::process::Command;
-
-/// Runs the CLI; returns (exit code, stderr) and fails on a panic.
-fn leadsim(args: &[&str], cwd: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_leadsim"))
-        .args(args)
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!stderr.contains("panicked"), "panic for {args:?}: {stderr}");
-    (out.status.code().unwrap_or(-1), stderr)
-}
-
-fn refused(args: &[&str], cwd: &Path, needles: &[&str]) {
-    let (code, err) = leadsim(args, cwd);
-    assert_ne!(code, 0, "{args:?} must fail: {err}");
-    for n in needles {
-        assert!(err.contains(n), "{args:?}: expected '{n}' in: {err}");
-    }
-}
 
 const BASE: &str = "seed = 1\nduration_s = 30\nprotocol = \"ping\"\n[topology]\nhosts = 5\n[overlay]\nvnodes = 2\n";
 
@@ -35,6 +17,17 @@ fn parse_err(text: &str) -> String {
         Ok(_) => panic!("accepted:\n{text}"),
         Err(e) => format!("{e:#}"),
     }
+}
+
+/// Writes churn trace `csv` and a manifest replaying it into `dir`; refuses to run it with `needles`.
+fn trace_refused(dir: &Path, csv: &str, needles: &[&str]) {
+    std::fs::write(dir.join("t.csv"), csv).unwrap();
+    let m = format!(
+        "{BASE}[churn]\nmodel = \"trace\"\ntrace = \"{}\"\n",
+        dir.join("t.csv").display()
+    );
+    std::fs::write(dir.join("m.toml"), m).unwrap();
+    refused(&["run", "m.toml"], dir, needles);
 }
 
 fn with(section: &str, line: &str) -> String {
@@ -60,19 +53,9 @@ fn times_beyond_the_horizon_are_errors_not_wraps() {
     let e = parse_err(&with("ping", "timeout_ms = 1e300"));
     assert!(e.contains("ping.timeout_ms"), "{e}");
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(
-        d.path().join("t.csv"),
-        "time_us,host,event\n17592186046416,0,down\n",
-    )
-    .unwrap();
-    let m = format!(
-        "{BASE}[churn]\nmodel = \"trace\"\ntrace = \"{}\"\n",
-        d.path().join("t.csv").display()
-    );
-    std::fs::write(d.path().join("m.toml"), m).unwrap();
-    refused(
-        &["run", "m.toml"],
+    trace_refused(
         d.path(),
+        "time_us,host,event\n17592186046416,0,down\n",
         &["t.csv", "line 2", "horizon"],
     );
 }
@@ -196,15 +179,9 @@ fn nonsense_is_refused() {
     assert!(e.contains("output.dir"), "{e}");
     // A churn trace needs its header.
     let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("t.csv"), "a,b,c\n1,0,down\n").unwrap();
-    let m = format!(
-        "{BASE}[churn]\nmodel = \"trace\"\ntrace = \"{}\"\n",
-        d.path().join("t.csv").display()
-    );
-    std::fs::write(d.path().join("m.toml"), m).unwrap();
-    refused(
-        &["run", "m.toml"],
+    trace_refused(
         d.path(),
+        "a,b,c\n1,0,down\n",
         &["t.csv", "line 1", "time_us,host,event"],
     );
     // An all-zero matrix runs, with a warning.
