@@ -353,3 +353,70 @@ pub fn engine_benchmarks(pendings: &[usize], ops: u64) -> Vec<BenchRow> {
     }
     rows
 }
+
+/// One row of the curve benchmark.
+#[derive(Clone, Debug)]
+pub struct CurveRow {
+    /// What was measured.
+    pub name: String,
+    /// Nanoseconds per operation (encode or decode), or the interval count (boxes).
+    pub value: f64,
+    /// Unit of `value`.
+    pub unit: &'static str,
+}
+
+/// Nanoseconds per Z-order and Hilbert encode and decode in 2-D (32 bits each) and 3-D (21 bits
+/// each) over `ops` pseudo-random cells, and the intervals of square 2-D boxes of a few sizes.
+pub fn curve_benchmarks(ops: u64) -> Vec<CurveRow> {
+    use crate::curve::{Curve, Space};
+    let mut rows = Vec::new();
+    for (d, bits) in [(2usize, 32u32), (3, 21)] {
+        let s = Space::new(d, bits).expect("valid space");
+        for c in [Curve::Z, Curve::Hilbert] {
+            let mut x = [0u32; 3];
+            let mut r = 0x9E37_79B9_7F4A_7C15u64;
+            let mut acc = 0u64;
+            let t = Instant::now();
+            for _ in 0..ops {
+                r = r
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                for (i, xi) in x.iter_mut().take(d).enumerate() {
+                    *xi = ((r >> (8 * i)) as u32) & s.max_coord();
+                }
+                acc = acc.wrapping_add(s.encode(c, &x[..d]));
+            }
+            let enc = t.elapsed().as_secs_f64();
+            let t = Instant::now();
+            for i in 0..ops {
+                s.decode(c, acc.wrapping_add(i) >> (64 - s.index_bits()), &mut x);
+                acc = acc.wrapping_add(u64::from(x[0]));
+            }
+            let dec = t.elapsed().as_secs_f64();
+            std::hint::black_box(acc);
+            for (what, secs) in [("encode", enc), ("decode", dec)] {
+                rows.push(CurveRow {
+                    name: format!("{c:?} {what} {d}-D x {bits} bits"),
+                    value: secs * 1e9 / ops as f64,
+                    unit: "ns",
+                });
+            }
+        }
+    }
+    let s = Space::new(2, 16).expect("valid space");
+    for w in [10u32, 100, 1000, 10_000] {
+        let lo = [12_345, 23_456];
+        let hi = [lo[0] + w - 1, lo[1] + w - 1];
+        for c in [Curve::Z, Curve::Hilbert] {
+            let iv = s
+                .intervals(c, &lo, &hi, usize::MAX / 128)
+                .expect("valid box");
+            rows.push(CurveRow {
+                name: format!("{c:?} intervals of a {w} x {w} box (2-D, 16 bits)"),
+                value: iv.len() as f64,
+                unit: "intervals",
+            });
+        }
+    }
+    rows
+}

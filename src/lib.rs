@@ -16,6 +16,7 @@
 
 pub mod bench;
 pub mod churn;
+pub mod curve;
 pub mod data;
 pub mod dist;
 pub mod driver;

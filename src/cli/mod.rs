@@ -234,6 +234,12 @@ enum ModelCommand {
 enum BenchCommand {
     /// Run a manifest and print wall time, events, events/s and peak memory (writes nothing).
     Run { manifest: PathBuf },
+    /// Space-filling curves: ns per Z-order / Hilbert encode and decode, intervals per box.
+    Curve {
+        /// Encodes and decodes per measurement (1..=1e10).
+        #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000_000))]
+        ops: u64,
+    },
     /// Hold-model benchmark of the event queue candidates and of the whole kernel.
     Engine {
         /// Pending-event counts.
@@ -467,6 +473,15 @@ pub fn main() -> Result<()> {
             match leadsim::bench::peak_rss_bytes() {
                 Some(b) => println!("peak memory (RSS)   {:.1} MB", b as f64 / 1e6),
                 None => println!("peak memory (RSS)   unavailable on this platform"),
+            }
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Curve { ops },
+        } => {
+            println!("{:<52} {:>12}", "curve", "value");
+            for r in leadsim::bench::curve_benchmarks(ops) {
+                println!("{:<52} {:>9.2} {}", r.name, r.value, r.unit);
             }
             Ok(())
         }
