@@ -66,26 +66,24 @@ pub fn check_events(what: &str, events: f64) -> Result<()> {
 
 /// Validates a delay given in milliseconds: finite, within [`min_ms`, one day].
 pub fn delay_ms(key: &str, ms: f64, min_ms: f64) -> Result<Time> {
-    let max_ms = (MAX_DELAY / time::MS) as f64;
-    if !(ms >= min_ms && ms <= max_ms) {
-        bail!(
-            "{key} must be in [{min_ms}, {max_ms}] ms (at most one day), got {}",
-            num(ms)
-        );
-    }
-    Ok(time::from_ms_f64(ms))
+    delay(key, ms, min_ms, time::MS, "ms")
 }
 
 /// Validates a duration given in seconds: finite, within [`min_s`, one day].
 pub fn delay_s(key: &str, s: f64, min_s: f64) -> Result<Time> {
-    let max_s = (MAX_DELAY / time::SEC) as f64;
-    if !(s >= min_s && s <= max_s) {
+    delay(key, s, min_s, time::SEC, "s")
+}
+
+/// A delay of `v` units of `unit_us` µs each, within [`min`, one day].
+fn delay(key: &str, v: f64, min: f64, unit_us: Time, unit: &str) -> Result<Time> {
+    let max = (MAX_DELAY / unit_us) as f64;
+    if !(v >= min && v <= max) {
         bail!(
-            "{key} must be in [{min_s}, {max_s}] s (at most one day), got {}",
-            num(s)
+            "{key} must be in [{min}, {max}] {unit} (at most one day), got {}",
+            num(v)
         );
     }
-    Ok(time::from_secs_f64(s))
+    Ok((v * unit_us as f64).round() as Time)
 }
 
 /// A number as a person reads it: plain when moderate, in scientific notation when huge or tiny

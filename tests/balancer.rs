@@ -93,9 +93,28 @@ fn a_balanced_lead_runs_alone_and_bad_settings_are_explained() {
         let e = format!("{:#}", Manifest::parse(&text, "b.toml").err().unwrap());
         assert!(e.contains(why), "{bad}: {e}");
     }
-    let text = manifest("off", "").replace("max_vnodes = 20", "max_vnodes = 5");
-    let e = format!("{:#}", Manifest::parse(&text, "b.toml").err().unwrap());
-    assert!(e.contains("overlay.max_vnodes = 5"), "{e}");
+    for (from, to, want) in [
+        (
+            "max_vnodes = 20",
+            "max_vnodes = 5",
+            "overlay.max_vnodes = 5",
+        ),
+        ("min_vnodes = 2", "min_vnodes = 0", "overlay.min_vnodes"),
+        (
+            "min_vnodes = 2",
+            "min_vnodes = 30",
+            "below overlay.min_vnodes",
+        ),
+        (
+            "popularity = \"zipf:1.0\"",
+            "popularity = \"zipf:0\"",
+            "workload.popularity",
+        ),
+    ] {
+        let text = manifest("off", "").replace(from, to);
+        let e = format!("{:#}", Manifest::parse(&text, "b.toml").err().unwrap());
+        assert!(e.contains(want), "{to}: {e}");
+    }
 }
 
 #[test]

@@ -157,12 +157,7 @@ impl LoadWindow {
         let hosts = self.load.len();
         let ring = ctx.ring(RING);
         let view = &ring.view;
-        let mut keys = vec![0f64; hosts];
-        let all = view.all();
-        for (i, &(vid, p)) in all.iter().enumerate() {
-            let prev = all[(i + all.len() - 1) % all.len()].0;
-            keys[view.host(p) as usize] += place.count_in(prev, vid) as f64;
-        }
+        let keys = place.keys_per_host(view, hosts);
         let mut requests = vec![0f64; hosts];
         let mut vnodes = vec![0u32; hosts];
         for (h, req) in requests.iter_mut().enumerate() {

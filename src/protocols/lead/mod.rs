@@ -511,13 +511,7 @@ impl RingApp for Lead {
 
     fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
         let view = &rings[usize::from(RING)].view;
-        let all = view.all();
-        let mut keys = vec![0f64; hosts];
-        for (i, &(vid, p)) in all.iter().enumerate() {
-            let prev = all[(i + all.len() - 1) % all.len()].0;
-            keys[view.host(p) as usize] += self.place.count_in(prev, vid) as f64;
-        }
-        vec![("keys", keys)]
+        vec![("keys", self.place.keys_per_host(view, hosts))]
     }
 }
 

@@ -54,6 +54,17 @@ impl Placement {
         })
     }
 
+    /// Keys stored per host on the ring `view` (each member's arc, summed by host).
+    pub fn keys_per_host(&self, view: &crate::overlay::view::GlobalView, hosts: usize) -> Vec<f64> {
+        let all = view.all();
+        let mut keys = vec![0f64; hosts];
+        for (i, &(vid, p)) in all.iter().enumerate() {
+            let prev = all[(i + all.len() - 1) % all.len()].0;
+            keys[view.host(p) as usize] += self.count_in(prev, vid) as f64;
+        }
+        keys
+    }
+
     /// Wall-clock seconds the model's training took (once per process, dataset and spec; runs
     /// that reuse the model report the original training).
     pub fn train_s(&self) -> f64 {
