@@ -46,9 +46,9 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    /// An overlay of `rings` with no system yet.
+    /// An overlay of `rings` (systems may add their own rings later) with no system yet.
     pub fn new(rings: Vec<Ring>) -> Self {
-        assert!(!rings.is_empty() && rings.len() <= usize::from(RingIx::MAX));
+        assert!(rings.len() <= usize::from(RingIx::MAX));
         Overlay {
             rings,
             systems: Vec::new(),
@@ -56,6 +56,19 @@ impl Overlay {
             ledgers: Vec::new(),
             reports: Vec::new(),
         }
+    }
+
+    /// Adds a ring built by `build` from its index (a system that runs on rings of its own);
+    /// returns the index.
+    pub fn add_ring(&mut self, build: impl FnOnce(RingIx) -> Ring) -> anyhow::Result<RingIx> {
+        let ix = self.rings.len();
+        if ix >= usize::from(RingIx::MAX) {
+            anyhow::bail!("a run holds at most {} rings", RingIx::MAX);
+        }
+        let ring = build(ix as RingIx);
+        assert_eq!(usize::from(ring.id), ix, "a ring carries its index");
+        self.rings.push(ring);
+        Ok(ix as RingIx)
     }
 
     /// Adds a query system named `name`; returns its index.

@@ -7,6 +7,7 @@
 
 pub mod chord_batch;
 pub mod lead;
+pub mod marques;
 pub mod ping;
 
 use crate::driver::{ProtocolOutput, World};
@@ -34,6 +35,9 @@ pub struct ProtocolEntry {
     pub run: RunFn,
     /// How to add one system of this protocol to a ring run (protocols that can share a ring).
     pub add_system: Option<AddSystemFn>,
+    /// Its systems bring rings of their own (added by `add_system`) instead of using the run's
+    /// shared PeerHASH ring; they still share the run's network, churn and kernel.
+    pub own_ring: bool,
 }
 
 impl ProtocolEntry {
@@ -48,8 +52,8 @@ impl ProtocolEntry {
     }
 }
 
-/// The run of every protocol on the Chord ring: one ring, each of the run's systems added by its
-/// protocol's [`ProtocolEntry::add_system`].
+/// The run of every protocol on Chord rings: the shared PeerHASH ring (when a system uses it) plus
+/// the rings systems bring, each system added by its protocol's [`ProtocolEntry::add_system`].
 fn run_ring(world: &World) -> Result<ProtocolOutput> {
     let mut systems = Vec::new();
     for s in world.systems {
@@ -57,7 +61,7 @@ fn run_ring(world: &World) -> Result<ProtocolOutput> {
         let Some(add) = entry.add_system else {
             bail!("protocol \"{}\" cannot run on a shared ring", s.protocol);
         };
-        systems.push((add, s));
+        systems.push((add, s, entry.own_ring));
     }
     crate::overlay::run::run_systems(world, &systems)
 }
@@ -72,6 +76,7 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         substrate: &[],
         run: ping::run,
         add_system: None,
+        own_ring: false,
     },
     ProtocolEntry {
         name: "chord-batch",
@@ -81,6 +86,7 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         substrate: &[crate::overlay::chord::config::TABLE],
         run: run_ring,
         add_system: Some(chord_batch::add_system),
+        own_ring: false,
     },
     ProtocolEntry {
         name: "lead",
@@ -90,6 +96,17 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         substrate: &[crate::overlay::chord::config::TABLE],
         run: run_ring,
         add_system: Some(lead::add_system),
+        own_ring: false,
+    },
+    ProtocolEntry {
+        name: "marques",
+        about: "MARQUES (reconstruction): cells of a space-filling curve hashed onto an outer ring of latency-proximity groups, shared in curve order inside each group; a range is one two-level lookup per cell",
+        needs_dataset: true,
+        tables: &[marques::TABLE],
+        substrate: &[crate::overlay::chord::config::TABLE],
+        run: run_ring,
+        add_system: Some(marques::add_system),
+        own_ring: true,
     },
 ];
 

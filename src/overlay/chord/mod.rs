@@ -181,6 +181,13 @@ impl Ring {
         self.periodic.resize(n, Default::default());
     }
 
+    /// Draws this ring's randomness (bootstrap choices, join spread) from stream `name` of
+    /// `seed` instead of the default by ring index: a system that brings its own ring names
+    /// the stream after itself, so its ring behaves the same whatever index it gets in a run.
+    pub fn set_stream(&mut self, seed: u64, name: &str) {
+        self.rng = SimRng::stream(seed, name);
+    }
+
     /// Replaces the function giving the keys stored in an arc (key-transfer sizes).
     pub fn set_arc_keys(&mut self, f: ArcKeys) {
         self.arc_keys = f;
