@@ -29,6 +29,7 @@ pub mod learned;
 pub mod ledger;
 pub mod limits;
 pub mod manifest;
+pub mod multiattr;
 pub mod network;
 pub mod output;
 pub mod overlay;

@@ -25,6 +25,9 @@ pub enum QueryKind {
     Range,
     /// One random key.
     Lookup,
+    /// Every point of a box over the two attributes of a point dataset
+    /// ([`crate::multiattr::BoxQuery`]).
+    Box,
 }
 
 impl QueryKind {
@@ -33,6 +36,7 @@ impl QueryKind {
         match self {
             QueryKind::Range => "range",
             QueryKind::Lookup => "lookup",
+            QueryKind::Box => "box",
         }
     }
 }
@@ -56,6 +60,12 @@ pub struct WorkloadSpec {
     /// Data protocols, range queries: keys per range (default 5000).
     #[serde(default)]
     pub range_keys: Option<usize>,
+    /// Box queries: the box's share of the attribute square's area (default 1e-4).
+    #[serde(default)]
+    pub box_selectivity: Option<f64>,
+    /// Box queries: the most curve intervals a box is decomposed into (default 16).
+    #[serde(default)]
+    pub box_intervals: Option<usize>,
     /// Data protocols: which keys queries start at: `uniform` (default) or `zipf:S` (a hotspot
     /// workload: the key array is cut into 1,024 equal segments whose popularity follows
     /// Zipf(S) over a random ranking; the start is uniform within the chosen segment).
@@ -79,16 +89,33 @@ impl Default for WorkloadSpec {
             warmup_s: 0.0,
             query: None,
             range_keys: None,
+            box_selectivity: None,
+            box_intervals: None,
             popularity: default_popularity(),
         }
     }
 }
 
 impl WorkloadSpec {
-    /// What data queries ask for: the kind and the number of keys.
+    /// What data queries ask for: the kind and the number of keys (0 for boxes: it depends on
+    /// the box).
     pub fn query_shape(&self) -> Result<(QueryKind, usize)> {
         let kind = self.query.unwrap_or_default();
+        if kind != QueryKind::Box
+            && (self.box_selectivity.is_some() || self.box_intervals.is_some())
+        {
+            bail!(
+                "workload.box_selectivity and box_intervals apply only to workload.query = \"box\""
+            );
+        }
         match (kind, self.range_keys) {
+            (QueryKind::Box, Some(_)) => {
+                bail!("workload.range_keys applies only to workload.query = \"range\"")
+            }
+            (QueryKind::Box, None) => {
+                self.box_shape()?;
+                Ok((kind, 0))
+            }
             (QueryKind::Lookup, Some(_)) => {
                 bail!("workload.range_keys applies only to workload.query = \"range\"")
             }
@@ -96,6 +123,22 @@ impl WorkloadSpec {
             (QueryKind::Range, Some(0)) => bail!("workload.range_keys must be >= 1"),
             (QueryKind::Range, n) => Ok((kind, n.unwrap_or(5000))),
         }
+    }
+
+    /// Box queries: (selectivity, most intervals per box), validated.
+    pub fn box_shape(&self) -> Result<(f64, usize)> {
+        let sel = self.box_selectivity.unwrap_or(1e-4);
+        if !(sel > 0.0 && sel <= 1.0) {
+            bail!(
+                "workload.box_selectivity must be in (0, 1], got {}",
+                crate::limits::num(sel)
+            );
+        }
+        let iv = self.box_intervals.unwrap_or(16);
+        if !(1..=4096).contains(&iv) {
+            bail!("workload.box_intervals must be in [1, 4096], got {iv}");
+        }
+        Ok((sel, iv))
     }
 
     /// The validated start-key popularity; the hotspot ranking derives from `seed` (the same for

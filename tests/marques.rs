@@ -202,3 +202,37 @@ fn bad_settings_are_explained() {
         "{e}"
     );
 }
+
+#[test]
+fn box_queries_return_every_point_in_the_box_for_lead_marques_and_chord_batch() {
+    let text = "seed = 4\nduration_s = 60\nprotocol = \"lead\"\n[topology]\nhosts = 40\n[overlay]\nvnodes = 5\n\
+        [churn]\nmodel = \"none\"\n[dataset]\nname = \"points-osm-like\"\nkeys = 300000\ncache = false\n\
+        [workload]\nqueries_per_s = 3\nquery = \"box\"\nbox_selectivity = 1e-3\nbox_intervals = 8\n\
+        [[systems]]\nname = \"LEAD\"\n[[systems]]\nname = \"MARQUES\"\nprotocol = \"marques\"\n\
+        [[systems]]\nname = \"Batch(1000)\"\nprotocol = \"chord-batch\"\nchord_batch = { batch_size = 1000 }\n";
+    let r = run(text);
+    let mut sizes = Vec::new();
+    for (name, recs) in r.output.systems.iter().zip(&r.output.records) {
+        let ok: Vec<_> = recs.iter().filter(|q| q.outcome == Outcome::Ok).collect();
+        assert!(ok.len() > 100, "{name}: {} answered", ok.len());
+        for q in &ok {
+            assert_eq!(q.kind, "box");
+            assert_eq!(q.keys_returned, q.keys_requested, "{name}: {q:?}");
+        }
+        sizes.push(ok.iter().map(|q| q.keys_requested).sum::<u64>() as f64 / ok.len() as f64);
+    }
+    // Boxes centred on data points of a clustered set hold many points.
+    assert!(
+        sizes.iter().all(|&s| s > 50.0),
+        "mean points per box {sizes:?}"
+    );
+    // A box on a 1-D dataset is refused.
+    let bad = text.replace("points-osm-like", "uniform");
+    let e = run_manifest(&Manifest::parse(&bad, "m.toml").unwrap())
+        .err()
+        .unwrap();
+    assert!(
+        format!("{e:#}").contains("two-attribute point dataset"),
+        "{e:#}"
+    );
+}

@@ -3,6 +3,7 @@
 //! A run sees one shared, read-only, sorted key array ([`KeySet`]); peers own index ranges of it,
 //! never copies (model.md §3).
 
+pub mod points;
 pub mod shapes;
 pub mod sosd;
 pub mod synth;

@@ -406,7 +406,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
     /// The next data query of a system's stream, the same way for every data system: schedules
     /// the following arrival (`issue` timer), picks a random joined origin on ring `r`, draws the
     /// first key index of a range of `shape` over `total` keys, and opens the query. `None` when
-    /// no peer has joined.
+    /// no peer has joined (and for box queries, which [`Ctx::issue_box_query`] issues).
     pub fn issue_data_query(
         &mut self,
         r: RingIx,
@@ -415,13 +415,11 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         total: usize,
         issue: A::Timer,
     ) -> Option<DataQuery> {
-        if let Some(gap) = stream.next_gap(self.now()) {
-            self.set_global_timer(gap, issue);
-        }
-        let origin = self.random_joined_peer(r, &mut stream.rng)?;
+        let origin = self.next_origin(r, stream, issue)?;
         let n = match shape.0 {
             QueryKind::Range => shape.1,
             QueryKind::Lookup => 1,
+            QueryKind::Box => return None,
         };
         let first = stream.start((total - n + 1) as u64) as usize;
         let query = self.open_query(origin, shape.0.as_str(), n as u64);
@@ -431,6 +429,46 @@ impl<'a, A: RingApp> Ctx<'a, A> {
             first,
             n,
         })
+    }
+
+    /// The next box query of a system's stream (see [`Ctx::issue_data_query`]): a box of
+    /// `selectivity` around a point drawn like a range's first key, decomposed into at most
+    /// `max_intervals` curve intervals; the query requests every point inside (`n`; `first` is
+    /// the centre point's index).
+    pub fn issue_box_query(
+        &mut self,
+        r: RingIx,
+        stream: &mut QueryStream,
+        keys: &[u64],
+        (selectivity, max_intervals): (f64, usize),
+        issue: A::Timer,
+    ) -> Option<(DataQuery, crate::multiattr::BoxQuery)> {
+        let origin = self.next_origin(r, stream, issue)?;
+        let center = stream.start(keys.len() as u64) as usize;
+        let b =
+            crate::multiattr::BoxQuery::around(keys, center, selectivity, max_intervals).ok()?;
+        let n = b.requested(keys);
+        let query = self.open_query(origin, QueryKind::Box.as_str(), n);
+        let d = DataQuery {
+            query,
+            origin,
+            first: center,
+            n: n as usize,
+        };
+        Some((d, b))
+    }
+
+    /// Schedules the stream's next arrival and picks the origin of this one.
+    fn next_origin(
+        &mut self,
+        r: RingIx,
+        stream: &mut QueryStream,
+        issue: A::Timer,
+    ) -> Option<PeerId> {
+        if let Some(gap) = stream.next_gap(self.now()) {
+            self.set_global_timer(gap, issue);
+        }
+        self.random_joined_peer(r, &mut stream.rng)
     }
 
     /// Adds network peer `p` to ring `r` at position `id` (or moves a peer that left back in at

@@ -97,6 +97,8 @@ where
         }};
     }
     let xpad = ((x1 - x0) * 0.04).max(1e-9);
+    // The lower end of a log axis: the smallest value's decade (1e-6 when nothing is positive).
+    let pos = |v: f64| if v > 0.0 { v } else { 1e-6 };
     let lin = |v: &f64| tick(*v);
     let lg = |v: &f64| log_tick(*v);
     match (axes.log_x, axes.log_y) {
@@ -112,7 +114,7 @@ where
             )
         }
         (false, true) => {
-            let lo = 10f64.powf((y0.max(1e-6)).log10().floor());
+            let lo = 10f64.powf((pos(y0)).log10().floor());
             let hi = 10f64.powf((y1.max(lo * 10.0)).log10().ceil());
             plot_on!(
                 chart
@@ -124,7 +126,7 @@ where
         }
         (true, false) => {
             let ypad = ((y1 - y0) * 0.06).max(1e-9);
-            let lo = 10f64.powf((x0.max(1e-6)).log10().floor());
+            let lo = 10f64.powf((pos(x0)).log10().floor());
             let hi = 10f64.powf((x1.max(lo * 10.0)).log10().ceil());
             plot_on!(
                 chart
@@ -136,12 +138,12 @@ where
         }
         (true, true) => {
             let (xl, xh) = (
-                10f64.powf((x0.max(1e-6)).log10().floor()),
-                10f64.powf(x1.max(1e-5).log10().ceil()),
+                10f64.powf((pos(x0)).log10().floor()),
+                10f64.powf(x1.max(pos(x0) * 10.0).log10().ceil()),
             );
             let (yl, yh) = (
-                10f64.powf((y0.max(1e-6)).log10().floor()),
-                10f64.powf(y1.max(1e-5).log10().ceil()),
+                10f64.powf((pos(y0)).log10().floor()),
+                10f64.powf(y1.max(pos(y0) * 10.0).log10().ceil()),
             );
             plot_on!(
                 chart

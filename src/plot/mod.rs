@@ -143,7 +143,13 @@ pub fn tick(v: f64) -> String {
     if !v.is_finite() {
         return String::new();
     }
-    if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
+    if v != 0.0 && v.abs() < 1e-3 {
+        // Small values (selectivities, probabilities) in scientific notation, not as 0.
+        let s = format!("{v:.2e}");
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let m = m.trim_end_matches('0').trim_end_matches('.');
+        format!("{m}e{e}")
+    } else if (v - v.round()).abs() < 1e-9 * v.abs().max(1.0) {
         format!("{}", v.round() as i64)
     } else if v.abs() >= 10.0 {
         format!("{v:.1}")
@@ -215,6 +221,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn small_ticks_are_scientific_not_zero() {
+        assert_eq!(tick(1e-7), "1e-7");
+        assert_eq!(tick(2.5e-5), "2.5e-5");
+        assert_eq!(tick(0.001), "0.001");
+        assert_eq!(log_tick(1e-6), "1e-6");
+        assert_eq!(tick(0.0), "0");
+    }
 
     #[test]
     fn ticks_have_no_spurious_decimals() {

@@ -131,6 +131,8 @@ struct Query {
     origin: PeerId,
     first_key: usize,
     n: usize,
+    /// A box query's keys (indices into the key array); `None`: `first_key..first_key + n`.
+    members: Option<Vec<u64>>,
     batch: u32,
     batch_len: u32,
     batch_answered: u32,
@@ -142,6 +144,8 @@ pub struct ChordBatch {
     keys: Arc<KeySet>,
     kind: QueryKind,
     range: usize,
+    /// Box queries: (selectivity, most intervals).
+    box_shape: (f64, usize),
     batch: usize,
     mode: BatchMode,
     stream: QueryStream,
@@ -179,8 +183,10 @@ impl ChordBatch {
         for start in (lo..hi).step_by(group.max(1)) {
             let ring = ctx.ring_mut(RING);
             let list = ring.new_list();
+            let members = self.queries[q as usize].members.as_deref();
             for i in start..(start + group).min(hi) {
-                ring.push_target(list, Target::new(key_hash(keys[first + i]), i as u32));
+                let k = members.map_or(first + i, |m| m[i] as usize);
+                ring.push_target(list, Target::new(key_hash(keys[k]), i as u32));
             }
             let r = ctx.route(RING, origin, list, q);
             self.handle_routed(ctx, origin, r);
@@ -240,11 +246,28 @@ impl ChordBatch {
     }
 
     fn issue(&mut self, ctx: &mut Ctx<Self>) {
-        let shape = (self.kind, self.range);
-        let total = self.keys.len();
-        let Some(d) = ctx.issue_data_query(RING, &mut self.stream, shape, total, AppTimer::Issue)
-        else {
-            return;
+        let (d, members) = if self.kind == QueryKind::Box {
+            // The origin knows the ids of every point in the box (the best case for Chord).
+            let keys = self.keys.clone();
+            let Some((d, b)) = ctx.issue_box_query(
+                RING,
+                &mut self.stream,
+                keys.keys(),
+                self.box_shape,
+                AppTimer::Issue,
+            ) else {
+                return;
+            };
+            (d, Some(b.members(keys.keys())))
+        } else {
+            let shape = (self.kind, self.range);
+            let total = self.keys.len();
+            let Some(d) =
+                ctx.issue_data_query(RING, &mut self.stream, shape, total, AppTimer::Issue)
+            else {
+                return;
+            };
+            (d, None)
         };
         let q = d.query;
         debug_assert_eq!(q as usize, self.queries.len());
@@ -252,11 +275,18 @@ impl ChordBatch {
             origin: d.origin,
             first_key: d.first,
             n: d.n,
+            members,
             batch: 0,
             batch_len: 0,
             batch_answered: 0,
             deadline: AppTimerHandle::default(),
         });
+        if d.n == 0 {
+            // An empty box: nothing to look up.
+            let now = ctx.now();
+            ctx.ledger().close(q, now, Outcome::Ok);
+            return;
+        }
         self.start_batch(ctx, q);
     }
 }
@@ -367,11 +397,24 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
             keys.len()
         );
     }
+    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    let box_shape = if kind == QueryKind::Box {
+        spec.workload.box_shape()?
+    } else {
+        (0.0, 0)
+    };
     let total = keys.len() as f64;
+    // Keys a query may ask for: the range, or (boxes) 8 x a box's expected share, for the drain.
+    let most = if kind == QueryKind::Box {
+        (8.0 * box_shape.0 * total).ceil() as usize
+    } else {
+        range
+    };
     let app = ChordBatch {
         keys,
         kind,
         range,
+        box_shape,
         batch: cfg.batch_size,
         mode: cfg.mode,
         stream: spec.data_stream(world)?,
@@ -386,6 +429,6 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         arc_keys: Box::new(move |lo, hi| {
             (total * (hi.wrapping_sub(lo) as f64 / 18_446_744_073_709_551_616.0)) as u64
         }),
-        drain: timing.max_lookup * (1 + range.div_ceil(cfg.batch_size) as u64),
+        drain: timing.max_lookup * (1 + most.div_ceil(cfg.batch_size) as u64),
     })
 }

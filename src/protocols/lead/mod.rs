@@ -197,6 +197,14 @@ pub struct Lead {
     deadlines: Vec<AppTimerHandle>,
     /// The first key index of every query.
     firsts: Vec<u64>,
+    /// Box queries: (selectivity, most intervals).
+    box_shape: (f64, usize),
+    /// Box queries: each interval's key-index run `[a, b)` and its query; a lookup's tag is
+    /// the run's index + 1 (0 = a range or single-key lookup).
+    runs: Vec<(QueryId, u64, u64)>,
+    /// Per query: its box (index into `boxes`, `u32::MAX` for none) and the runs still out.
+    box_of: Vec<(u32, u32)>,
+    boxes: Vec<crate::multiattr::BoxQuery>,
     /// Peers a walk visited (steps delivered), over all queries.
     pub steps: u64,
     /// Keys requested and returned over closed queries (completeness).
@@ -236,7 +244,7 @@ impl Lead {
             ctx.send(at, pred, msg, Some(q));
             return;
         }
-        let (upto, held) = self.held_from(ctx.ring(RING), at, cursor as usize, end as usize);
+        let (upto, held) = self.held_from(ctx.ring(RING), at, q, cursor as usize, end as usize);
         let returned = returned + held;
         if upto as u64 >= end {
             let per_key = 8 + u64::from(self.value_bytes);
@@ -270,7 +278,14 @@ impl Lead {
     /// What peer `at` serves from key index `cursor` (up to `end`): the index where its part
     /// ends, and how many keys of that part it holds (its own arc on the t = 0 ring, and the arcs
     /// of skipped peers it holds replicas of).
-    fn held_from(&self, ring: &Ring, at: PeerId, cursor: usize, end: usize) -> (usize, u64) {
+    fn held_from(
+        &self,
+        ring: &Ring,
+        at: PeerId,
+        q: QueryId,
+        cursor: usize,
+        end: usize,
+    ) -> (usize, u64) {
         let view = &ring.view;
         let all = view.all();
         if all.is_empty() || cursor >= end {
@@ -303,7 +318,7 @@ impl Lead {
                 p.first_above(c, ov).min(upto)
             };
             if owner == at || view.holds_replica(at, ov, self.replicas) {
-                held += (arc_end - c) as u64;
+                held += self.wanted(q, c, arc_end);
             }
             if arc_end <= c {
                 break;
@@ -366,9 +381,15 @@ impl Lead {
         if !ctx.origin_alive(query) {
             return; // late, or the origin restarted since it asked
         }
-        let requested = ctx.ledger().record(query).keys_requested;
         ctx.ledger().add_returned(query, returned);
         ctx.ledger().note_hops(query, u32::from(hops));
+        let pending = &mut self.box_of[query as usize].1;
+        *pending = pending.saturating_sub(1);
+        if *pending > 0 {
+            return; // a box's other intervals are still out
+        }
+        let requested = ctx.ledger().record(query).keys_requested;
+        let returned = ctx.ledger().record(query).keys_returned;
         let now = ctx.now();
         ctx.ledger().close(query, now, Outcome::Ok);
         ctx.cancel(self.deadlines[query as usize]);
@@ -377,6 +398,9 @@ impl Lead {
     }
 
     fn issue(&mut self, ctx: &mut Ctx<Self>) {
+        if self.kind == QueryKind::Box {
+            return self.issue_box(ctx);
+        }
         let shape = (self.kind, self.range);
         let total = self.place.len();
         let Some(d) = ctx.issue_data_query(RING, &mut self.stream, shape, total, LeadTimer::Issue)
@@ -388,8 +412,51 @@ impl Lead {
         self.deadlines.push(h);
         let target = self.place.hash_at(first);
         self.firsts.push(first as u64);
+        self.box_of.push((u32::MAX, 1));
         let r = ctx.lookup(RING, origin, target, 0, q);
         self.handle_routed(ctx, origin, r);
+    }
+
+    /// A box query: one range query (lookup + successor walk) per curve interval of the box,
+    /// all in parallel; peers count only the points inside the box.
+    fn issue_box(&mut self, ctx: &mut Ctx<Self>) {
+        let keys = self.place.keys().clone();
+        let Some((d, b)) = ctx.issue_box_query(
+            RING,
+            &mut self.stream,
+            keys.keys(),
+            self.box_shape,
+            LeadTimer::Issue,
+        ) else {
+            return;
+        };
+        let (q, origin) = (d.query, d.origin);
+        let h = ctx.set_timer(origin, self.deadline, LeadTimer::Deadline(q));
+        self.deadlines.push(h);
+        self.firsts.push(d.first as u64);
+        let runs = b.runs(keys.keys());
+        self.box_of
+            .push((self.boxes.len() as u32, runs.len() as u32));
+        self.boxes.push(b);
+        let last = self.place.len() - 1;
+        for (a, e) in runs {
+            self.runs.push((q, a as u64, e as u64));
+            let tag = self.runs.len() as u32;
+            // The interval's first key (or, when it holds none, where it would be).
+            let target = self.place.hash_at(a.min(last));
+            let r = ctx.lookup(RING, origin, target, tag, q);
+            self.handle_routed(ctx, origin, r);
+        }
+    }
+
+    /// Keys of `[c, e)` a query asks for: all of them, or the points inside its box.
+    fn wanted(&self, q: QueryId, c: usize, e: usize) -> u64 {
+        match self.box_of.get(q as usize) {
+            Some(&(b, _)) if b != u32::MAX => {
+                self.boxes[b as usize].count(self.place.keys().keys(), c, e)
+            }
+            _ => (e - c) as u64,
+        }
     }
 }
 
@@ -410,12 +477,21 @@ impl RingApp for Lead {
     }
 
     fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        let tag = ctx.ring(d.ring).list(d.list)[0].tag;
         ctx.ring_mut(d.ring).free_list(d.list);
         let q = d.query;
-        let first = self.firsts[q as usize];
-        let n = ctx.ledger().record(q).keys_requested;
+        let (first, end) = match tag {
+            0 => {
+                let first = self.firsts[q as usize];
+                (first, first + ctx.ledger().record(q).keys_requested)
+            }
+            t => {
+                let (_, a, e) = self.runs[t as usize - 1];
+                (a, e)
+            }
+        };
         self.steps += 1;
-        self.serve(ctx, at, q, first, first + n, 0, d.origin, d.hops);
+        self.serve(ctx, at, q, first, end, 0, d.origin, d.hops);
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<Self>, _from: PeerId, to: PeerId, msg: LeadMsg) {
@@ -527,6 +603,12 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
             keys.len()
         );
     }
+    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    let box_shape = if kind == QueryKind::Box {
+        spec.workload.box_shape()?
+    } else {
+        (0.0, 0)
+    };
     let place = Arc::new(Placement::new(keys, &world.dataset, &cfg.model)?);
     let app = Lead {
         place: place.clone(),
@@ -538,6 +620,10 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         value_bytes: timing.value_bytes,
         deadlines: Vec::new(),
         firsts: Vec::new(),
+        box_shape,
+        runs: Vec::new(),
+        box_of: Vec::new(),
+        boxes: Vec::new(),
         steps: 0,
         requested: 0,
         returned: 0,

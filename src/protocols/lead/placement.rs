@@ -76,6 +76,11 @@ impl Placement {
         self.model.as_ref().map_or(0, |m| m.size_bytes())
     }
 
+    /// The sorted keys it places.
+    pub fn keys(&self) -> &Arc<KeySet> {
+        &self.keys
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.keys.len()

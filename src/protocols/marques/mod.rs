@@ -214,9 +214,11 @@ struct Piece {
 struct Open {
     /// Curve-index width not yet answered.
     remaining: u128,
-    /// The query's key-index window `[first, first + n)`.
+    /// The query's key-index window `[first, first + n)` (range queries).
     first: u64,
     n: u64,
+    /// Its box (index into `Marques::boxes`; `u32::MAX` for ranges and lookups).
+    boxq: u32,
     deadline: AppTimerHandle,
 }
 
@@ -229,12 +231,15 @@ pub struct Marques {
     member_keys: Arc<Vec<u64>>,
     kind: QueryKind,
     range: usize,
+    /// Box queries: (selectivity, most intervals).
+    box_shape: (f64, usize),
     stream: QueryStream,
     deadline: Time,
     replicas: usize,
     value_bytes: u32,
     pieces: Vec<Piece>,
     open: Vec<Open>,
+    boxes: Vec<crate::multiattr::BoxQuery>,
     /// Keys requested and returned over closed queries (completeness).
     requested: u64,
     returned: u64,
@@ -243,35 +248,61 @@ pub struct Marques {
 
 impl Marques {
     fn issue(&mut self, ctx: &mut Ctx<Self>) {
-        let shape = (self.kind, self.range);
-        let total = self.keys.len();
-        let Some(d) = ctx.issue_data_query(
-            self.ring,
-            &mut self.stream,
-            shape,
-            total,
-            MarquesTimer::Issue,
-        ) else {
-            return;
+        let keys = self.keys.clone();
+        let k = keys.keys();
+        // The query's curve-index intervals: one for a range or lookup, a box's decomposition.
+        let (d, intervals, boxq) = if self.kind == QueryKind::Box {
+            let Some((d, b)) = ctx.issue_box_query(
+                self.ring,
+                &mut self.stream,
+                k,
+                self.box_shape,
+                MarquesTimer::Issue,
+            ) else {
+                return;
+            };
+            let iv = b.intervals.clone();
+            self.boxes.push(b);
+            (d, iv, (self.boxes.len() - 1) as u32)
+        } else {
+            let shape = (self.kind, self.range);
+            let Some(d) = ctx.issue_data_query(
+                self.ring,
+                &mut self.stream,
+                shape,
+                k.len(),
+                MarquesTimer::Issue,
+            ) else {
+                return;
+            };
+            (d, vec![(k[d.first], k[d.first + d.n - 1])], u32::MAX)
         };
         let q = d.query;
-        let k = self.keys.keys();
-        let (lo, hi) = (k[d.first], k[d.first + d.n - 1]);
         let g = &self.groups;
-        let (c0, c1) = (g.cell(lo), g.cell(hi));
         let mut width = 0u128;
         let first_piece = self.pieces.len();
-        for c in c0..=c1 {
-            let s = g.cell_start(c);
-            let (a, e) = (lo.max(s), hi.min(s + g.cell_mask()));
-            width += u128::from(e - a) + 1;
-            self.pieces.push(Piece {
-                query: q,
-                cell: c,
-                group: g.group_of_cell(c),
-                lo: a,
-                hi: e,
-            });
+        for (lo, hi) in intervals {
+            for c in g.cell(lo)..=g.cell(hi) {
+                let s = g.cell_start(c);
+                let (a, e) = (lo.max(s), hi.min(s + g.cell_mask()));
+                // Intervals of one cell (a box's) share its lookup: the piece spans them.
+                if let Some(p) = self.pieces[first_piece..]
+                    .last_mut()
+                    .filter(|p| p.cell == c)
+                {
+                    width += u128::from(e - p.hi);
+                    p.hi = e;
+                    continue;
+                }
+                width += u128::from(e - a) + 1;
+                self.pieces.push(Piece {
+                    query: q,
+                    cell: c,
+                    group: g.group_of_cell(c),
+                    lo: a,
+                    hi: e,
+                });
+            }
         }
         let deadline = ctx.set_timer(d.origin, self.deadline, MarquesTimer::Deadline(q));
         let qi = q as usize;
@@ -282,6 +313,7 @@ impl Marques {
             remaining: width,
             first: d.first as u64,
             n: d.n as u64,
+            boxq,
             deadline,
         };
         for i in first_piece..self.pieces.len() {
@@ -313,8 +345,16 @@ impl Marques {
         let Some(o) = self.open.get(p.query as usize) else {
             return 0;
         };
-        let w = &self.keys.keys()[o.first as usize..(o.first + o.n) as usize];
         let (ranges, _) = self.share(p, j);
+        if let Some(b) = self.boxes.get(o.boxq as usize) {
+            let k = self.keys.keys();
+            return ranges
+                .into_iter()
+                .flatten()
+                .map(|(a, e)| b.count_between(k, a, e))
+                .sum();
+        }
+        let w = &self.keys.keys()[o.first as usize..(o.first + o.n) as usize];
         ranges
             .into_iter()
             .flatten()
@@ -625,10 +665,22 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         }
     };
     let groups = Groups::form(&peers, &world.topology, cfg.group_size, cell_bits)?;
-    let widest = widest_query(&groups, k, range);
+    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    let box_shape = if kind == QueryKind::Box {
+        spec.workload.box_shape()?
+    } else {
+        (0.0, 0)
+    };
+    // A box may span every cell of the keys' span; a range its widest window.
+    let widest = if kind == QueryKind::Box {
+        groups.cell(k[k.len() - 1]) - groups.cell(k[0]) + 1
+    } else {
+        widest_query(&groups, k, range)
+    };
     if widest > MAX_CELLS_PER_QUERY {
         bail!(
-            "marques.cell_bits = {cell_bits} cuts the widest range of {range} keys into {widest} cells (each a lookup of its own; at most {MAX_CELLS_PER_QUERY}): raise marques.cell_bits"
+            "marques.cell_bits = {cell_bits} cuts the widest {} into {widest} cells (each a lookup of its own; at most {MAX_CELLS_PER_QUERY}): raise marques.cell_bits",
+            if kind == QueryKind::Box { "box (the keys' span)".to_string() } else { format!("range of {range} keys") }
         );
     }
     let member_keys = Arc::new(member_keys(&groups, k));
@@ -660,12 +712,14 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         member_keys,
         kind,
         range,
+        box_shape,
         stream: spec.data_stream(world)?,
         deadline: timing.max_lookup,
         replicas: timing.replicas,
         value_bytes: timing.value_bytes,
         pieces: Vec::new(),
         open: Vec::new(),
+        boxes: Vec::new(),
         requested: 0,
         returned: 0,
         closed: 0,
