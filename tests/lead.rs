@@ -2,6 +2,8 @@
 //! range comes back (for linear, radix and cubic RMIs on osm-like keys, and the exact rank); under
 //! churn replicas raise completeness; LEAD shares a ring with Chord-batch.
 
+mod common;
+
 use leadsim::experiment::run_manifest;
 use leadsim::manifest::Manifest;
 use leadsim::output::Outcome;
@@ -89,15 +91,7 @@ fn replicas_keep_keys_available_under_churn() {
              [workload]\nqueries_per_s = 2\nrange_keys = 2000\nwarmup_s = 30\n"
         )
     };
-    let share = |r: &leadsim::experiment::RunResult| {
-        let ok: Vec<_> = r.output.records[0]
-            .iter()
-            .filter(|q| q.outcome == Outcome::Ok)
-            .collect();
-        let got: u64 = ok.iter().map(|q| q.keys_returned).sum();
-        let want: u64 = ok.iter().map(|q| q.keys_requested).sum();
-        (got as f64 / want as f64, ok.len())
-    };
+    let share = |r: &leadsim::experiment::RunResult| common::completeness(&r.output.records[0]);
     let (one, n1) = share(&run(&churned(1)));
     let (three, n3) = share(&run(&churned(3)));
     eprintln!("completeness: replicas 1 {one:.4} ({n1} ok), replicas 3 {three:.4} ({n3} ok)");

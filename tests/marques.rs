@@ -3,6 +3,8 @@
 //! MARQUES's records are byte-identical alone and beside LEAD and Chord-batch (its own ring, the
 //! same kernel), and theirs are unchanged by it; bad settings are explained.
 
+mod common;
+
 use leadsim::experiment::run_manifest;
 use leadsim::manifest::Manifest;
 use leadsim::output::Outcome;
@@ -110,13 +112,7 @@ const CHURNED: &str = "seed = 8\nduration_s = 900\n[topology]\nhosts = 60\n[over
      [workload]\nqueries_per_s = 2\nrange_keys = 2000\nwarmup_s = 30\n";
 
 fn completeness(r: &leadsim::experiment::RunResult, sys: usize) -> (f64, usize) {
-    let ok: Vec<_> = r.output.records[sys]
-        .iter()
-        .filter(|q| q.outcome == Outcome::Ok)
-        .collect();
-    let got: u64 = ok.iter().map(|q| q.keys_returned).sum();
-    let want: u64 = ok.iter().map(|q| q.keys_requested).sum();
-    (got as f64 / want as f64, ok.len())
+    common::completeness(&r.output.records[sys])
 }
 
 #[test]

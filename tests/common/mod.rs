@@ -1,4 +1,7 @@
-//! Helpers shared by the command-line tests: run the binary, expect a refusal.
+//! Helpers shared by the integration tests: run the binary, expect a refusal, measure
+//! completeness.
+// Each test crate includes this module and uses only some of its helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::Command;
@@ -22,4 +25,16 @@ pub fn refused(args: &[&str], cwd: &Path, needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "{args:?}: expected '{n}' in: {err}");
     }
+}
+
+/// Completeness of the answered queries of one system: (keys returned / keys requested over
+/// the queries that completed, how many completed).
+pub fn completeness(records: &[leadsim::output::QueryRecord]) -> (f64, usize) {
+    let ok: Vec<_> = records
+        .iter()
+        .filter(|q| q.outcome == leadsim::output::Outcome::Ok)
+        .collect();
+    let got: u64 = ok.iter().map(|q| q.keys_returned).sum();
+    let want: u64 = ok.iter().map(|q| q.keys_requested).sum();
+    (got as f64 / want as f64, ok.len())
 }
