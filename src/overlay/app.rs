@@ -214,6 +214,29 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         self.ledger().open(origin, inc, now, kind, keys)
     }
 
+    /// Credits an answer that reached query `q`'s origin: `keys` received, over a path of `hops`.
+    /// False (and nothing credited) when the answer is late or the origin restarted since it
+    /// asked, so the caller drops it.
+    pub fn accept_answer(&mut self, q: QueryId, keys: u64, hops: u16) -> bool {
+        if !self.origin_alive(q) {
+            return false;
+        }
+        let l = self.ledger();
+        l.add_returned(q, keys);
+        l.note_hops(q, u32::from(hops));
+        true
+    }
+
+    /// Closes query `q` as answered now and cancels its `deadline`; returns its keys
+    /// (requested, returned) for the system's completeness tally.
+    pub fn complete(&mut self, q: QueryId, deadline: AppTimerHandle) -> (u64, u64) {
+        let now = self.now();
+        self.ledger().close(q, now, crate::output::Outcome::Ok);
+        self.cancel(deadline);
+        let r = self.ledger().record(q);
+        (r.keys_requested, r.keys_returned)
+    }
+
     /// `p`'s predecessor on ring `r` ([`NONE`] when unknown).
     pub fn predecessor(&self, r: RingIx, p: PeerId) -> PeerId {
         self.ring(r).predecessor(p)

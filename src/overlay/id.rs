@@ -37,10 +37,17 @@ pub fn host_address(h: u32) -> String {
     format!("10.{}.{}.{}", (h >> 16) & 0xFF, (h >> 8) & 0xFF, h & 0xFF)
 }
 
+/// The first 8 bytes (big-endian) of SHA-1 over `bytes`: how every identifier of the overlay
+/// (peers, keys, MARQUES's groups) is made.
+#[inline]
+pub fn sha1_id(bytes: &[u8]) -> RingId {
+    let d = Sha1::digest(bytes);
+    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+}
+
 /// PeerHASH: the first 8 bytes (big-endian) of SHA-1 over `"<address>:<port>"`.
 pub fn peer_hash(address: &str, port: u16) -> RingId {
-    let d = Sha1::digest(format!("{address}:{port}").as_bytes());
-    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+    sha1_id(format!("{address}:{port}").as_bytes())
 }
 
 /// Port of virtual peer `v` of a host (peers of one host differ by port).
@@ -52,8 +59,7 @@ pub fn vnode_port(v: u32) -> u16 {
 /// (a uniform 64-bit hash that destroys key order: what makes Chord's ranges expensive).
 #[inline]
 pub fn key_hash(key: u64) -> RingId {
-    let d = Sha1::digest(key.to_le_bytes());
-    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+    sha1_id(&key.to_le_bytes())
 }
 
 #[cfg(test)]

@@ -223,11 +223,9 @@ impl ChordBatch {
         if !ctx.ledger().is_open(query) || self.queries[query as usize].batch != batch {
             return; // late answer for a batch that already failed
         }
-        if !ctx.origin_alive(query) {
+        if !ctx.accept_answer(query, u64::from(found), hops) {
             return; // the origin restarted since it asked
         }
-        ctx.ledger().add_returned(query, u64::from(found));
-        ctx.ledger().note_hops(query, u32::from(hops));
         let qs = &mut self.queries[query as usize];
         qs.batch_answered += answered;
         if qs.batch_answered < qs.batch_len {

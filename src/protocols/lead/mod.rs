@@ -378,21 +378,15 @@ impl Lead {
         else {
             return;
         };
-        if !ctx.origin_alive(query) {
+        if !ctx.accept_answer(query, returned, hops) {
             return; // late, or the origin restarted since it asked
         }
-        ctx.ledger().add_returned(query, returned);
-        ctx.ledger().note_hops(query, u32::from(hops));
         let pending = &mut self.box_of[query as usize].1;
         *pending = pending.saturating_sub(1);
         if *pending > 0 {
             return; // a box's other intervals are still out
         }
-        let requested = ctx.ledger().record(query).keys_requested;
-        let returned = ctx.ledger().record(query).keys_returned;
-        let now = ctx.now();
-        ctx.ledger().close(query, now, Outcome::Ok);
-        ctx.cancel(self.deadlines[query as usize]);
+        let (requested, returned) = ctx.complete(query, self.deadlines[query as usize]);
         self.requested += requested;
         self.returned += returned;
     }

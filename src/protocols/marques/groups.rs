@@ -20,13 +20,11 @@ use crate::ids::{HostId, PeerId};
 use crate::overlay::id::{key_hash, RingId};
 use crate::topology::Topology;
 use anyhow::{bail, Result};
-use sha1::{Digest, Sha1};
 use std::collections::BinaryHeap;
 
 /// GroupHASH: the first 8 bytes of SHA-1 over `"group:<g>"` (groups' outer identifiers).
 pub fn group_hash(g: u32) -> RingId {
-    let d = Sha1::digest(format!("group:{g}").as_bytes());
-    u64::from_be_bytes(d[..8].try_into().expect("SHA-1 has 20 bytes"))
+    crate::overlay::id::sha1_id(format!("group:{g}").as_bytes())
 }
 
 /// The cells and the groups: every static fact of MARQUES's placement.

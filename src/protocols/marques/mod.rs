@@ -462,21 +462,15 @@ impl Marques {
         else {
             return;
         };
-        if !ctx.origin_alive(query) {
+        if !ctx.accept_answer(query, keys, hops) {
             return; // late, or the origin restarted since it asked
         }
-        ctx.ledger().add_returned(query, keys);
-        ctx.ledger().note_hops(query, u32::from(hops));
         let o = &mut self.open[query as usize];
         o.remaining = o.remaining.saturating_sub(width);
         if o.remaining == 0 {
-            let deadline = o.deadline;
-            let now = ctx.now();
-            ctx.ledger().close(query, now, Outcome::Ok);
-            ctx.cancel(deadline);
-            let r = ctx.ledger().record(query);
-            self.requested += r.keys_requested;
-            self.returned += r.keys_returned;
+            let (requested, returned) = ctx.complete(query, o.deadline);
+            self.requested += requested;
+            self.returned += returned;
             self.closed += 1;
         }
     }
