@@ -150,8 +150,12 @@ pub struct ProtocolOutput {
     pub counters: Counters,
     /// Events processed by the kernel.
     pub events: u64,
-    /// Protocol-specific per-run metrics (name, value), in a fixed order.
+    /// Protocol-specific per-run metrics (name, value), in a fixed order: run-wide ones (the
+    /// ring's, or a single-system protocol's).
     pub metrics: Vec<(&'static str, f64)>,
+    /// Per system (index order), that system's own metrics (name, value): paired systems
+    /// of one protocol report the same names with their own values.
+    pub system_metrics: Vec<Vec<(&'static str, f64)>>,
     /// Invariant checks the protocol ran at the end.
     pub checks: Vec<Check>,
     /// Per-host facts per system (only with `output.hosts`).
@@ -184,6 +188,15 @@ pub struct HostTable {
 }
 
 impl ProtocolOutput {
+    /// Metric `name`: run-wide, or else the first system's that reports it.
+    pub fn metric(&self, name: &str) -> Option<f64> {
+        self.metrics
+            .iter()
+            .chain(self.system_metrics.iter().flatten())
+            .find(|m| m.0 == name)
+            .map(|m| m.1)
+    }
+
     /// The check named `name`, if the protocol ran it.
     pub fn check(&self, name: &str) -> Option<&Check> {
         self.checks.iter().find(|c| c.name == name)
@@ -206,6 +219,10 @@ pub trait Driven: Protocol {
     fn at_end(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>) {}
     /// Per-run metrics, after the drain.
     fn metrics(&mut self) -> Vec<(&'static str, f64)> {
+        Vec::new()
+    }
+    /// Per system, its own metrics after the drain (empty: only run-wide [`Driven::metrics`]).
+    fn system_metrics(&mut self) -> Vec<Vec<(&'static str, f64)>> {
         Vec::new()
     }
     /// Invariant checks at the end of the run.
@@ -282,6 +299,7 @@ pub fn drive_systems<P: Driven>(
         counters: k.net().counters().clone(),
         events: k.events_processed(),
         metrics: proto.metrics(),
+        system_metrics: proto.system_metrics(),
         checks: proto.checks(world),
         hosts: if world.host_stats {
             proto.host_tables(world)

@@ -92,6 +92,14 @@ impl Ledger {
         }
     }
 
+    /// Sets the keys an open query asks for, when they are only known after it opened (e.g.
+    /// the keys of a range that are stored at the moment it is issued).
+    pub fn set_requested(&mut self, q: QueryId, keys: u64) {
+        if let Some(e) = self.entries.get_mut(q as usize).filter(|e| e.open) {
+            e.record.keys_requested = keys;
+        }
+    }
+
     /// Records that the answer travelled `hops` overlay hops (the maximum is kept).
     pub fn note_hops(&mut self, q: QueryId, hops: u32) {
         if let Some(e) = self.entries.get_mut(q as usize).filter(|e| e.open) {

@@ -11,12 +11,7 @@ fn run(text: &str) -> leadsim::experiment::RunResult {
 }
 
 fn metric(r: &leadsim::experiment::RunResult, name: &str) -> f64 {
-    r.output
-        .metrics
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| *v)
-        .unwrap()
+    r.output.metric(name).unwrap()
 }
 
 const STATIC: &str = r#"

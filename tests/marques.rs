@@ -63,7 +63,7 @@ fn without_churn_every_key_of_every_range_and_lookup_comes_back() {
 }
 
 fn metric(r: &leadsim::experiment::RunResult, name: &str) -> f64 {
-    r.output.metrics.iter().find(|m| m.0 == name).unwrap().1
+    r.output.metric(name).unwrap()
 }
 
 #[test]

@@ -317,6 +317,18 @@ impl RunResult {
         for (name, value) in &self.output.metrics {
             col(name, fmt(*value));
         }
+        // Every system's metric names (first appearance), each row with its own values.
+        let sm = &self.output.system_metrics;
+        let mut names: Vec<&str> = Vec::new();
+        for (n, _) in sm.iter().flatten() {
+            if !names.contains(n) {
+                names.push(n);
+            }
+        }
+        for n in names {
+            let own = sm.get(sys).and_then(|m| m.iter().find(|(k, _)| *k == n));
+            col(n, own.map_or(String::new(), |(_, v)| fmt(*v)));
+        }
         h.pop();
         v.pop();
         (h, v)

@@ -282,10 +282,47 @@ impl Rmi {
         }
     }
 
+    /// The leaf the root sends `key` to.
     #[inline]
-    fn leaf_index(&self, key: u64) -> usize {
+    pub fn leaf_index(&self, key: u64) -> usize {
         (self.root.position(key) * (self.b as f64 / self.n as f64)).clamp(0.0, (self.b - 1) as f64)
             as usize
+    }
+
+    /// Number of leaves.
+    pub fn leaves(&self) -> usize {
+        self.b
+    }
+
+    /// Leaf `j`'s line (slope, intercept over the raw key) when the leaves are linear.
+    pub fn linear_line(&self, j: usize) -> Option<(f64, f64)> {
+        match &self.leaves {
+            Leaves::Linear(v) => v.get(j).map(|l| (l.slope, l.intercept)),
+            Leaves::Cubic(_) => None,
+        }
+    }
+
+    /// The prediction of leaf `j` for `key` with the line `(slope, intercept)` in place of the
+    /// leaf's own, clamped to the leaf's position window like [`LearnedModel::predict`]: any
+    /// line with a non-negative slope keeps the model monotone (FRM's updated leaves).
+    #[inline]
+    pub fn predict_with(&self, key: u64, j: usize, (slope, intercept): (f64, f64)) -> f64 {
+        let (lo, hi) = self.window(j);
+        (slope.max(0.0) * key as f64 + intercept)
+            .clamp(lo, hi)
+            .min((self.n - 1) as f64)
+    }
+
+    /// Leaf `j`'s position window `[first_j, first_{j+1} - 1]`.
+    pub fn window(&self, j: usize) -> (f64, f64) {
+        let (first, next) = match &self.leaves {
+            Leaves::Linear(v) => (v[j].first, v.get(j + 1).map_or(self.n as u32, |x| x.first)),
+            Leaves::Cubic(v) => (v[j].first, v.get(j + 1).map_or(self.n as u32, |x| x.first)),
+        };
+        (
+            f64::from(first),
+            f64::from(next.saturating_sub(1).max(first)),
+        )
     }
 
     /// The largest per-leaf error bound (positions).

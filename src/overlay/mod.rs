@@ -262,11 +262,15 @@ impl Driven for Overlay {
         self.reports = self.rings.iter().map(|r| check_ring(r, k.net())).collect();
     }
 
+    fn system_metrics(&mut self) -> Vec<Vec<(&'static str, f64)>> {
+        self.systems
+            .iter()
+            .map(|s| s.metrics(&self.rings))
+            .collect()
+    }
+
     fn metrics(&mut self) -> Vec<(&'static str, f64)> {
         let mut m = Vec::new();
-        for s in &self.systems {
-            m.extend(s.metrics(&self.rings));
-        }
         // Ring metrics are summed over the rings.
         let sum = |f: &dyn Fn(&Ring) -> u64| self.rings.iter().map(f).sum::<u64>() as f64;
         m.extend([

@@ -12,11 +12,17 @@
 //! replica; keys whose every copy is down are reported missing (`keys_returned <
 //! keys_requested`), never dropped silently.
 //!
-//! The Shadow Balancer ([`balancer`]) moves virtual peers between hosts under load; model
-//! updates (FRM) are not here yet.
+//! The Shadow Balancer ([`balancer`]) moves virtual peers between hosts under load. With a
+//! growing key set (`lead.new_share`) storage follows [`frm`]'s holdings instead of the t = 0
+//! placement, and `lead.updates = "frm"` runs the Federated Recursive Model updates.
 
 pub mod balancer;
+pub mod config;
+pub mod frm;
 pub mod placement;
+mod serve;
+
+pub use config::{LeadConfig, Updates, TABLE};
 
 use crate::driver::{Check, SystemSpec, World};
 use crate::engine::Time;
@@ -27,99 +33,12 @@ use crate::output::Outcome;
 use crate::overlay::app::app_bytes;
 use crate::overlay::run::SystemParts;
 use crate::overlay::{AppTimerHandle, CallId, Ctx, Delivery, Overlay, Ring, RingApp, RingIx};
-use crate::settings::{KeyDoc, Settings, TableDef};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
 use balancer::{BalanceMode, LoadWindow};
+use frm::{Frm, FrmSettings};
 use placement::Placement;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-
-/// The manifest's `[lead]` table.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LeadConfig {
-    /// The learned hash: any `leadsim model eval` spec, or `exact` (the true rank).
-    #[serde(default = "d_model")]
-    pub model: String,
-    /// The Shadow Balancer: `off` (default), `requests` or `keys` (the load it balances).
-    #[serde(default)]
-    pub balancer: BalanceMode,
-    /// The load window of the balancer and of the load series (seconds, default 60).
-    #[serde(default = "d_window")]
-    pub window_s: f64,
-    /// The balancer acts when a host's load leaves [(1 - t), (1 + t)] x the mean (default 0.25).
-    #[serde(default = "d_threshold")]
-    pub threshold: f64,
-}
-
-fn d_model() -> String {
-    "rmi:cubic,linear,524288".into()
-}
-fn d_window() -> f64 {
-    60.0
-}
-fn d_threshold() -> f64 {
-    0.25
-}
-
-impl Default for LeadConfig {
-    fn default() -> Self {
-        LeadConfig {
-            model: d_model(),
-            balancer: BalanceMode::Off,
-            window_s: d_window(),
-            threshold: d_threshold(),
-        }
-    }
-}
-
-impl Settings for LeadConfig {
-    fn validate(&self) -> Result<()> {
-        if self.model != "exact" {
-            crate::learned::ModelSpec::parse(&self.model)
-                .map_err(|e| anyhow::anyhow!("lead.model: {e}"))?;
-        }
-        if !(self.window_s >= 1.0 && self.window_s <= 1e6) {
-            bail!(
-                "lead.window_s must be in [1, 1e6] seconds, got {}",
-                self.window_s
-            );
-        }
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            bail!("lead.threshold must be in (0, 1), got {}", self.threshold);
-        }
-        Ok(())
-    }
-}
-
-/// The `[lead]` table's definition.
-pub const TABLE: TableDef = TableDef::new::<LeadConfig>(
-    "lead",
-    "settings of LEAD",
-    &[
-        KeyDoc::new(
-            "model",
-            "a model spec (rmi:ROOT,LEAF,B, rs:EPS,BITS, pgm:EPS, auto[:BYTES], linear, radix, cubic) or exact",
-            "the learned hash; the default is the paper's two-layer RMI with a cubic root and linear leaves; exact = the key's true rank (an ideal order-preserving hash)",
-        ),
-        KeyDoc::new(
-            "balancer",
-            "off, requests, keys",
-            "the Shadow Balancer and the load it balances (a reconstruction, docs/modelling.md); it moves virtual peers within [overlay.min_vnodes, overlay.max_vnodes], so a balanced LEAD runs alone",
-        ),
-        KeyDoc::new(
-            "window_s",
-            "[1, 1e6]",
-            "the load window of the balancer and of series.csv (seconds)",
-        ),
-        KeyDoc::new(
-            "threshold",
-            "(0, 1)",
-            "a host above (1 + t) x the mean load its neighbours report drops its least-requested virtual peer; below (1 - t) x it adds one",
-        ),
-    ],
-);
 
 /// LEAD's messages.
 #[derive(Clone, Copy, Debug)]
@@ -145,10 +64,38 @@ pub enum LeadMsg {
         /// The load.
         load: f32,
     },
+    /// FRM: an insert of key index `key` routed to ring position `target` (`u64::MAX`: going
+    /// to the holder of the key by holdings).
+    Insert {
+        key: u64,
+        target: u64,
+        hops: u16,
+        bytes: u32,
+    },
+    /// FRM: a transient coordinator asks a flagged neighbour for its leaf segments (RPC).
+    Collect { round: u32 },
+    /// FRM: a neighbour's answer: its segments, or a refusal (already in a round).
+    Segments { round: u32, bytes: u32 },
+    /// FRM: leaf patches (a coordinator's new one, or gossip of missing ones).
+    Patches { batch: u32, bytes: u32 },
+    /// FRM: lazy re-homing, the keys across the boundary after rank `boundary` change sides.
+    Transfer { boundary: u32, to: u64, bytes: u32 },
+    /// FRM: a holder refreshes a replica successor with keys it received.
+    Replicate { bytes: u32 },
 }
 
 /// Names of [`LeadMsg`]'s kinds.
-pub const KINDS: &[&str] = &["walk", "result", "load"];
+pub const KINDS: &[&str] = &[
+    "walk",
+    "result",
+    "load",
+    "insert",
+    "collect",
+    "segments",
+    "patches",
+    "transfer",
+    "replicate",
+];
 
 impl Message for LeadMsg {
     fn kind(&self) -> usize {
@@ -156,6 +103,12 @@ impl Message for LeadMsg {
             LeadMsg::Walk { .. } => 0,
             LeadMsg::Result { .. } => 1,
             LeadMsg::Load { .. } => 2,
+            LeadMsg::Insert { .. } => 3,
+            LeadMsg::Collect { .. } => 4,
+            LeadMsg::Segments { .. } => 5,
+            LeadMsg::Patches { .. } => 6,
+            LeadMsg::Transfer { .. } => 7,
+            LeadMsg::Replicate { .. } => 8,
         }
     }
     fn size_bytes(&self) -> u32 {
@@ -165,6 +118,12 @@ impl Message for LeadMsg {
             LeadMsg::Result { bytes, .. } => bytes,
             // The host's load.
             LeadMsg::Load { .. } => app_bytes(4),
+            LeadMsg::Collect { .. } => app_bytes(4),
+            LeadMsg::Insert { bytes, .. }
+            | LeadMsg::Segments { bytes, .. }
+            | LeadMsg::Patches { bytes, .. }
+            | LeadMsg::Transfer { bytes, .. }
+            | LeadMsg::Replicate { bytes } => bytes,
         }
     }
 }
@@ -180,6 +139,12 @@ pub enum LeadTimer {
     Window,
     /// Global: hosts decide on their virtual peers (balancer).
     Decide,
+    /// Global: the next insert (FRM).
+    FrmInsert,
+    /// Global: the heartbeat period (FRM flags, gossip, re-homing).
+    FrmBeat,
+    /// A round's coordinator stops waiting for segments.
+    FrmRoundEnd(u32),
 }
 
 /// The ring LEAD runs on.
@@ -213,161 +178,13 @@ pub struct Lead {
     pub returned: u64,
     /// Load accounting and the Shadow Balancer (when asked for).
     pub load: Option<LoadWindow>,
+    /// A growing key set and FRM updates (when asked for).
+    pub frm: Option<Box<Frm>>,
+    /// FRM: per query, the stamp limit of the keys stored when it was issued.
+    limits: Vec<u32>,
 }
 
 impl Lead {
-    /// Serves the range at `at` from `cursor`, then walks on or replies.
-    #[allow(clippy::too_many_arguments)]
-    fn serve(
-        &mut self,
-        ctx: &mut Ctx<Self>,
-        at: PeerId,
-        q: QueryId,
-        cursor: u64,
-        end: u64,
-        returned: u64,
-        origin: PeerId,
-        hops: u16,
-    ) {
-        if let Some(w) = &mut self.load {
-            w.served(at);
-        }
-        if let Some(pred) = self.redirect(ctx, at, cursor) {
-            let msg = LeadMsg::Walk {
-                query: q,
-                cursor,
-                end,
-                returned,
-                origin,
-                hops: hops.saturating_add(1),
-            };
-            ctx.send(at, pred, msg, Some(q));
-            return;
-        }
-        let (upto, held) = self.held_from(ctx.ring(RING), at, q, cursor as usize, end as usize);
-        let returned = returned + held;
-        if upto as u64 >= end {
-            let per_key = 8 + u64::from(self.value_bytes);
-            let bytes =
-                (u64::from(app_bytes(16)) + returned * per_key).min(u64::from(u32::MAX)) as u32;
-            let msg = LeadMsg::Result {
-                query: q,
-                returned,
-                hops,
-                bytes,
-            };
-            if at == origin {
-                self.on_result(ctx, msg);
-            } else {
-                ctx.send(at, origin, msg, Some(q));
-            }
-            return;
-        }
-        let msg = LeadMsg::Walk {
-            query: q,
-            cursor: upto as u64,
-            end,
-            returned,
-            origin,
-            hops: hops.saturating_add(1),
-        };
-        // No successor known: the walk stops here and the origin's deadline fails the query.
-        let _ = ctx.walk(RING, at, msg, Some(q));
-    }
-
-    /// What peer `at` serves from key index `cursor` (up to `end`): the index where its part
-    /// ends, and how many keys of that part it holds (its own arc on the t = 0 ring, and the arcs
-    /// of skipped peers it holds replicas of).
-    fn held_from(
-        &self,
-        ring: &Ring,
-        at: PeerId,
-        q: QueryId,
-        cursor: usize,
-        end: usize,
-    ) -> (usize, u64) {
-        let view = &ring.view;
-        let all = view.all();
-        if all.is_empty() || cursor >= end {
-            return (cursor, 0);
-        }
-        let p = &self.place;
-        let v = view.vid(at);
-        let h = p.hash_at(cursor);
-        let max_vid = all[all.len() - 1].0;
-        let wraps = h > max_vid && all[0].1 == at;
-        let upto = if h > v && !wraps {
-            return (cursor, 0); // the keys lie beyond this peer: nothing here
-        } else if wraps {
-            end
-        } else {
-            p.first_above(cursor, v).min(end)
-        };
-        // Walk the t = 0 arcs from the owner of the cursor's key to `at`.
-        let mut held = 0;
-        let mut c = cursor;
-        while c < upto {
-            let hc = p.hash_at(c);
-            let Some(owner) = self.data_owner(ring, hc) else {
-                break;
-            };
-            let ov = view.vid(owner);
-            let arc_end = if hc > ov {
-                upto // the wrap arc runs to the end of the key array
-            } else {
-                p.first_above(c, ov).min(upto)
-            };
-            if owner == at || view.holds_replica(at, ov, self.replicas) {
-                held += self.wanted(q, c, arc_end);
-            }
-            if arc_end <= c {
-                break;
-            }
-            c = arc_end;
-        }
-        (upto, held)
-    }
-
-    /// The member that holds the data of ring position `id`: its owner in the view, except that
-    /// a virtual peer the balancer added holds nothing until its successor knows it (until then
-    /// the successor, which held the arc before, still serves it).
-    fn data_owner(&self, ring: &Ring, id: u64) -> Option<PeerId> {
-        let view = &ring.view;
-        let mut owner = view.owner(id)?;
-        if let Some(w) = &self.load {
-            for _ in 0..view.all().len() {
-                if !w.without_data(ring, owner) {
-                    break;
-                }
-                owner = view.owner(view.vid(owner).wrapping_add(1))?;
-            }
-        }
-        Some(owner)
-    }
-
-    /// Where `at` sends a range whose first key it neither owns nor replicates but its
-    /// predecessor (joined, up) owns: a peer that just handed its arc's head to a new
-    /// predecessor (a join or rejoin its routing neighbours have not learnt of yet) points the
-    /// query back to it instead of answering without those keys. A new virtual peer that holds
-    /// no data yet sends the range on to its successor.
-    fn redirect(&self, ctx: &Ctx<Self>, at: PeerId, cursor: u64) -> Option<PeerId> {
-        let ring = ctx.ring(RING);
-        if self.load.as_ref().is_some_and(|w| w.without_data(ring, at)) {
-            // A virtual peer still waiting for its arc's keys hands the range to its successor.
-            return ring.successors(at).first().copied();
-        }
-        let owner = self.data_owner(ring, self.place.hash_at(cursor as usize))?;
-        let pred = ring.predecessor(at);
-        (owner != at
-            && owner == pred
-            && ring.is_joined(owner)
-            && ctx.net().is_peer_up(owner)
-            && !ring
-                .view
-                .holds_replica(at, ring.view.vid(owner), self.replicas))
-        .then_some(owner)
-    }
-
     fn on_result(&mut self, ctx: &mut Ctx<Self>, msg: LeadMsg) {
         let LeadMsg::Result {
             query,
@@ -404,7 +221,17 @@ impl Lead {
         let (q, origin, first) = (d.query, d.origin, d.first);
         let h = ctx.set_timer(origin, self.deadline, LeadTimer::Deadline(q));
         self.deadlines.push(h);
-        let target = self.place.hash_at(first);
+        let target = match &self.frm {
+            Some(f) => {
+                // The keys of the span stored by now; hashed in the origin's view.
+                let limit = f.limit_now();
+                let n = f.requested(first as u64, (first + d.n) as u64, limit);
+                self.limits.push(limit);
+                ctx.ledger().set_requested(q, n);
+                f.hash_at(origin, first as u64)
+            }
+            None => self.place.hash_at(first),
+        };
         self.firsts.push(first as u64);
         self.box_of.push((u32::MAX, 1));
         let r = ctx.lookup(RING, origin, target, 0, q);
@@ -468,6 +295,9 @@ impl RingApp for Lead {
         if let Some(w) = &self.load {
             ctx.set_global_timer(w.window(), LeadTimer::Window);
         }
+        if let Some(f) = &self.frm {
+            f.start(ctx);
+        }
     }
 
     fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
@@ -477,7 +307,11 @@ impl RingApp for Lead {
         let (first, end) = match tag {
             0 => {
                 let first = self.firsts[q as usize];
-                (first, first + ctx.ledger().record(q).keys_requested)
+                let n = match self.kind {
+                    QueryKind::Lookup => 1,
+                    _ => self.range as u64,
+                };
+                (first, first + n)
             }
             t => {
                 let (_, a, e) = self.runs[t as usize - 1];
@@ -488,7 +322,7 @@ impl RingApp for Lead {
         self.serve(ctx, at, q, first, end, 0, d.origin, d.hops);
     }
 
-    fn on_message(&mut self, ctx: &mut Ctx<Self>, _from: PeerId, to: PeerId, msg: LeadMsg) {
+    fn on_message(&mut self, ctx: &mut Ctx<Self>, from: PeerId, to: PeerId, msg: LeadMsg) {
         match msg {
             LeadMsg::Walk {
                 query,
@@ -507,17 +341,47 @@ impl RingApp for Lead {
                     w.on_report(ctx.net().host_of(to), f64::from(load));
                 }
             }
+            LeadMsg::Replicate { .. } => {}
+            _ => {
+                if let Some(mut f) = self.frm.take() {
+                    match msg {
+                        LeadMsg::Insert {
+                            key, target, hops, ..
+                        } => f.on_insert(ctx, to, key, target, hops),
+                        LeadMsg::Collect { round } => f.on_collect(ctx, from, to, round),
+                        LeadMsg::Segments { round, .. } => f.on_segments(ctx, round),
+                        LeadMsg::Patches { batch, .. } => f.on_patches(to, batch),
+                        LeadMsg::Transfer {
+                            boundary,
+                            to: bound,
+                            bytes,
+                        } => f.on_transfer(ctx, to, boundary, bound, bytes),
+                        _ => {}
+                    }
+                    self.frm = Some(f);
+                }
+            }
         }
     }
 
-    fn on_call_failed(
-        &mut self,
-        _ctx: &mut Ctx<Self>,
-        _call: CallId,
-        _from: PeerId,
-        _msg: LeadMsg,
-    ) {
-        // Every successor of the walking peer was silent: the origin's deadline fails the query.
+    fn on_lost(&mut self, _ctx: &mut Ctx<Self>, msg: LeadMsg) {
+        if let Some(f) = &mut self.frm {
+            match msg {
+                LeadMsg::Insert { .. } => f.inserts[2] += 1,
+                LeadMsg::Transfer { boundary, .. } => f.on_transfer_lost(boundary),
+                LeadMsg::Patches { batch, .. } => f.on_patches_lost(batch),
+                _ => {}
+            }
+        }
+    }
+
+    fn on_call_failed(&mut self, ctx: &mut Ctx<Self>, _call: CallId, _from: PeerId, msg: LeadMsg) {
+        // A walk: every successor of the walking peer was silent, the origin's deadline fails
+        // the query. A coordinator's `collect`: that neighbour is out of the round.
+        if let (LeadMsg::Collect { round }, Some(mut f)) = (msg, self.frm.take()) {
+            f.on_collect_failed(ctx, round);
+            self.frm = Some(f);
+        }
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<Self>, _peer: PeerId, timer: LeadTimer) {
@@ -538,6 +402,17 @@ impl RingApp for Lead {
                     w.decide(ctx);
                 }
             }
+            LeadTimer::FrmInsert | LeadTimer::FrmBeat | LeadTimer::FrmRoundEnd(_) => {
+                if let Some(mut f) = self.frm.take() {
+                    match timer {
+                        LeadTimer::FrmInsert => f.on_insert_timer(ctx),
+                        LeadTimer::FrmBeat => f.on_beat(ctx),
+                        LeadTimer::FrmRoundEnd(r) => f.finish(ctx, r),
+                        _ => {}
+                    }
+                    self.frm = Some(f);
+                }
+            }
         }
     }
 
@@ -553,11 +428,17 @@ impl RingApp for Lead {
             m.push(("lead_balancer_leaves", w.leaves as f64));
             m.push(("lead_balancer_adds", w.adds as f64));
         }
+        if let Some(f) = &self.frm {
+            f.metrics(&mut m);
+        }
         m
     }
 
     fn series(&self) -> Option<crate::driver::SeriesTable> {
-        self.load.as_ref().map(LoadWindow::series)
+        match &self.frm {
+            Some(f) => f.series(),
+            None => self.load.as_ref().map(LoadWindow::series),
+        }
     }
 
     fn facts(&self) -> Vec<(String, f64)> {
@@ -567,8 +448,12 @@ impl RingApp for Lead {
         ]
     }
 
-    fn checks(&self, _rings: &[Ring], static_ring: bool) -> Vec<Check> {
-        vec![Check {
+    fn checks(&self, rings: &[Ring], static_ring: bool) -> Vec<Check> {
+        let mut c = match &self.frm {
+            Some(f) => f.checks(&rings[usize::from(RING)], static_ring),
+            None => Vec::new(),
+        };
+        c.push(Check {
             name: "every key of a range returned",
             holds: self.returned == self.requested,
             enforced: static_ring,
@@ -576,12 +461,17 @@ impl RingApp for Lead {
                 "{} of {} requested keys returned by answered queries",
                 self.returned, self.requested
             ),
-        }]
+        });
+        c
     }
 
     fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {
-        let view = &rings[usize::from(RING)].view;
-        vec![("keys", self.place.keys_per_host(view, hosts))]
+        let ring = &rings[usize::from(RING)];
+        let keys = match &self.frm {
+            Some(f) => f.keys_per_host(ring, hosts),
+            None => self.place.keys_per_host(&ring.view, hosts),
+        };
+        vec![("keys", keys)]
     }
 }
 
@@ -604,6 +494,29 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         (0.0, 0)
     };
     let place = Arc::new(Placement::new(keys, &world.dataset, &cfg.model)?);
+    let frm = if cfg.frm_on() {
+        if kind == QueryKind::Box {
+            bail!("lead.new_share / lead.updates serve range and lookup queries, not workload.query = \"box\"");
+        }
+        let settings = FrmSettings {
+            new_share: cfg.new_share,
+            insert_rate: cfg.insert_rate,
+            updates: cfg.updates == Updates::Frm,
+            threshold: cfg.update_threshold,
+            quorum: cfg.quorum,
+            scale: if cfg.anchor {
+                frm::model::Scale::Quantile
+            } else {
+                frm::model::Scale::Density
+            },
+        };
+        let ring = &overlay.rings[usize::from(RING)];
+        Some(Box::new(Frm::new(
+            world, ring, &spec.name, &cfg.model, settings,
+        )?))
+    } else {
+        None
+    };
     let app = Lead {
         place: place.clone(),
         kind,
@@ -621,7 +534,13 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         steps: 0,
         requested: 0,
         returned: 0,
-        load: LoadWindow::new(world, &cfg)?,
+        load: if frm.is_some() {
+            None
+        } else {
+            LoadWindow::new(world, &cfg)?
+        },
+        frm,
+        limits: Vec::new(),
     };
     overlay.add_system(&spec.name, app);
     Ok(SystemParts {
