@@ -100,6 +100,24 @@ fn bad_frm_settings_are_explained() {
         ),
         ("share.toml", "new_share = 0.99", "", vec!["new_share"]),
         (
+            "rate.toml",
+            "new_share = 0.5\ninsert_rate = 0",
+            "",
+            vec!["lead.insert_rate must be in"],
+        ),
+        (
+            "threshold.toml",
+            "updates = \"frm\"\nupdate_threshold = 1.5",
+            "",
+            vec!["lead.update_threshold"],
+        ),
+        (
+            "updates.toml",
+            "updates = \"sometimes\"",
+            "",
+            vec!["updates"],
+        ),
+        (
             "quorum.toml",
             "updates = \"frm\"\nquorum = 0",
             "",

@@ -281,16 +281,14 @@ impl Frm {
     /// Copies of `bytes` from the holder `at` to its replica successors (counted, no state:
     /// replicas follow the holder).
     fn replicate(&mut self, ctx: &mut Ctx<Lead>, at: PeerId, bytes: u64) {
-        let n = self.replicas.saturating_sub(1);
-        let succs: Vec<PeerId> = ctx
-            .ring(RING)
-            .successors(at)
-            .iter()
-            .take(n)
-            .copied()
-            .collect();
+        let n = self
+            .replicas
+            .saturating_sub(1)
+            .min(ctx.ring(RING).successors(at).len());
         let b = bytes.min(u64::from(u32::MAX)) as u32;
-        for s in succs {
+        for j in 0..n {
+            // By index: no list copied per insert.
+            let s = ctx.ring(RING).successors(at)[j];
             self.transfers[0] += 1;
             self.transfers[2] += bytes;
             ctx.send(at, s, LeadMsg::Replicate { bytes: b }, None);

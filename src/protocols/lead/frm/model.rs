@@ -382,8 +382,6 @@ pub struct Segment {
     pub median_rank: f64,
     /// Present keys it holds.
     pub held: u64,
-    /// Its ring window (predecessor's VID to its own) in training-normalised positions.
-    pub window: f64,
     /// Positions of its lowest and highest present key in its current view.
     pub key_span: (f64, f64),
     /// The key-index interval it holds (a leaf is refit only when a run holds all of it).

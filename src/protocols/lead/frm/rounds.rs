@@ -95,9 +95,6 @@ impl Frm {
         } else {
             (0.0, 0.0)
         };
-        let p = self.peer_of.len();
-        let pred = self.vids[(k + p - 1) % p];
-        let width = self.vids[k].wrapping_sub(pred);
         Segment {
             rank: k,
             key_span: self.key_span(k, held),
@@ -106,7 +103,6 @@ impl Frm {
             median_pos,
             median_rank,
             held,
-            window: self.versions.ring_to_position(width),
             window_end: self.versions.ring_to_position(self.vids[k]),
         }
     }
