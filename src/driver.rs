@@ -43,13 +43,15 @@ impl SystemSpec {
     /// This system's data-query stream: its own RNG stream, its workload's arrivals over the
     /// run, and start keys by the workload's popularity (hotspots from the master seed).
     pub fn data_stream(&self, world: &World) -> Result<QueryStream> {
+        let span = self.workload.range_span()?;
         Ok(QueryStream::new(
             world.seed,
             &self.stream,
             self.workload.arrivals()?,
             world.duration,
         )
-        .with_popularity(self.workload.popularity(world.seed)?))
+        .with_popularity(self.workload.popularity(world.seed)?)
+        .with_range_span(span.0, span.1))
     }
 }
 

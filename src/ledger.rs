@@ -195,6 +195,7 @@ pub struct QueryStream {
     arrivals: Arrivals,
     end: Time,
     popularity: Popularity,
+    span: (usize, usize),
 }
 
 impl QueryStream {
@@ -205,6 +206,7 @@ impl QueryStream {
             arrivals,
             end,
             popularity: Popularity::Uniform,
+            span: (0, 0),
         }
     }
 
@@ -212,6 +214,23 @@ impl QueryStream {
     pub fn with_popularity(mut self, p: Popularity) -> Self {
         self.popularity = p;
         self
+    }
+
+    /// The same stream with range queries asking for `lo ..= hi` keys (uniform; `lo == hi`
+    /// draws nothing, so a fixed n leaves the stream unchanged).
+    pub fn with_range_span(mut self, lo: usize, hi: usize) -> Self {
+        self.span = (lo, hi);
+        self
+    }
+
+    /// The number of keys of the next range query: `n` unless a span was set.
+    pub fn range_len(&mut self, n: usize) -> usize {
+        let (lo, hi) = self.span;
+        if hi > lo {
+            lo + self.rng.below((hi - lo + 1) as u64) as usize
+        } else {
+            n
+        }
     }
 
     /// Draws the first key index of a data query: in `0..span` by the stream's popularity.

@@ -60,6 +60,10 @@ pub struct WorkloadSpec {
     /// Data protocols, range queries: keys per range (default 5000).
     #[serde(default)]
     pub range_keys: Option<usize>,
+    /// Range queries: when set, each query's n is drawn uniformly from
+    /// `range_keys ..= range_keys_max` (the paper's IPFS requests span 1,000-3,000 blocks).
+    #[serde(default)]
+    pub range_keys_max: Option<usize>,
     /// Box queries: the box's share of the attribute square's area (default 1e-4).
     #[serde(default)]
     pub box_selectivity: Option<f64>,
@@ -89,6 +93,7 @@ impl Default for WorkloadSpec {
             warmup_s: 0.0,
             query: None,
             range_keys: None,
+            range_keys_max: None,
             box_selectivity: None,
             box_intervals: None,
             popularity: default_popularity(),
@@ -97,10 +102,14 @@ impl Default for WorkloadSpec {
 }
 
 impl WorkloadSpec {
-    /// What data queries ask for: the kind and the number of keys (0 for boxes: it depends on
-    /// the box).
+    /// What data queries ask for: the kind and the (largest) number of keys (0 for boxes: it
+    /// depends on the box).
     pub fn query_shape(&self) -> Result<(QueryKind, usize)> {
         let kind = self.query.unwrap_or_default();
+        let (lo, hi) = self.range_span()?;
+        if kind == QueryKind::Range && hi != lo {
+            return Ok((kind, hi));
+        }
         if kind != QueryKind::Box
             && (self.box_selectivity.is_some() || self.box_intervals.is_some())
         {
@@ -122,6 +131,22 @@ impl WorkloadSpec {
             (QueryKind::Lookup, None) => Ok((kind, 1)),
             (QueryKind::Range, Some(0)) => bail!("workload.range_keys must be >= 1"),
             (QueryKind::Range, n) => Ok((kind, n.unwrap_or(5000))),
+        }
+    }
+
+    /// Range queries: the fewest and the most keys a query asks for (`range_keys`, and
+    /// `range_keys_max` when set).
+    pub fn range_span(&self) -> Result<(usize, usize)> {
+        let lo = self.range_keys.unwrap_or(5000);
+        match self.range_keys_max {
+            None => Ok((lo, lo)),
+            Some(_) if !matches!(self.query, None | Some(QueryKind::Range)) => {
+                bail!("workload.range_keys_max applies only to workload.query = \"range\"")
+            }
+            Some(hi) if hi < lo => bail!(
+                "workload.range_keys_max = {hi} is below workload.range_keys = {lo}: it is the upper end of each query's key count"
+            ),
+            Some(hi) => Ok((lo, hi)),
         }
     }
 

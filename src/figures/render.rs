@@ -87,9 +87,15 @@ fn num(s: &str) -> f64 {
     s.parse().unwrap_or(f64::NAN)
 }
 
-/// The series label of a row: the series columns' values (comma-separated `series`) put into
-/// the `series_label` template's `{}` in turn, or joined with ", ".
+/// The series label of a row: the series columns' values (comma-separated `series`), each
+/// renamed by `labels` when listed there, put into the `series_label` template's `{}` in turn,
+/// or joined with ", ".
 fn label(spec: &FigureSpec, vals: &[&str]) -> String {
+    let renamed: Vec<&str> = vals
+        .iter()
+        .map(|v| spec.labels.get(*v).map_or(*v, String::as_str))
+        .collect();
+    let vals = &renamed;
     match &spec.series_label {
         Some(t) => {
             let mut out = t.clone();

@@ -137,6 +137,10 @@ pub struct FigureSpec {
     /// Series label template (`{}` = the series value).
     #[serde(default)]
     pub series_label: Option<String>,
+    /// Display names of series values (e.g. `{ kademlia = "IPFS (Kademlia)" }`), for series
+    /// whose values are protocol names from a sweep over `protocol`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     /// Panel column.
     #[serde(default)]
     pub panels: Option<String>,

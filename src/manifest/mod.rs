@@ -281,8 +281,11 @@ impl Manifest {
         }
         if needs_dataset {
             self.workload.query_shape()?;
-        } else if self.workload.query.is_some() || self.workload.range_keys.is_some() {
-            bail!("workload.query: protocol \"{}\" issues no data queries; remove workload.query / range_keys", self.protocol);
+        } else if self.workload.query.is_some()
+            || self.workload.range_keys.is_some()
+            || self.workload.range_keys_max.is_some()
+        {
+            bail!("workload.query: protocol \"{}\" issues no data queries; remove workload.query / range_keys / range_keys_max", self.protocol);
         }
         self.check_limits(proto.uses_ring())
     }
@@ -518,7 +521,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("alpha > 1") && e.contains("p.toml:"), "{e}");
-        let e = Manifest::parse("protocol = \"kademlia\"\n", "q.toml")
+        let e = Manifest::parse("protocol = \"pastry\"\n", "q.toml")
             .unwrap_err()
             .to_string();
         assert!(

@@ -440,7 +440,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
     ) -> Option<DataQuery> {
         let origin = self.next_origin(r, stream, issue)?;
         let n = match shape.0 {
-            QueryKind::Range => shape.1,
+            QueryKind::Range => stream.range_len(shape.1),
             QueryKind::Lookup => 1,
             QueryKind::Box => return None,
         };

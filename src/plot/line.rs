@@ -8,9 +8,20 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::path::Path;
 
-fn bounds(panel: &Panel) -> (f64, f64, f64, f64) {
+/// Whether a point can be drawn on the axes (a log axis cannot show zero or less: a CDF's
+/// zero-valued samples still count in the shares of the points after them).
+fn drawable(axes: &Axes, x: f64, y: f64) -> bool {
+    (!axes.log_x || x > 0.0) && (!axes.log_y || y > 0.0)
+}
+
+fn bounds(panel: &Panel, axes: &Axes) -> (f64, f64, f64, f64) {
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-    for &(x, y, ci) in panel.series.iter().flat_map(|s| s.points.iter()) {
+    for &(x, y, ci) in panel
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter())
+        .filter(|p| drawable(axes, p.0, p.1))
+    {
         x0 = x0.min(x);
         x1 = x1.max(x);
         y0 = y0.min(y - ci);
@@ -33,11 +44,13 @@ fn draw_panel<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    let (x0, x1, y0, y1) = bounds(panel);
+    let (x0, x1, y0, y1) = bounds(panel, axes);
     let mut chart = ChartBuilder::on(cell);
     chart
         .caption(&panel.title, ("sans-serif", 17))
         .margin(12)
+        // Room for the last x label, centred on the axis end.
+        .margin_right(34)
         .x_label_area_size(46)
         .y_label_area_size(74);
     macro_rules! plot_on {
@@ -60,7 +73,10 @@ where
                 let pos = order.iter().position(|l| *l == s.label).unwrap_or(0);
                 let (c, m) = style[pos];
                 ctx.draw_series(LineSeries::new(
-                    s.points.iter().map(|&(x, y, _)| (x, y)),
+                    s.points
+                        .iter()
+                        .filter(|p| drawable(axes, p.0, p.1))
+                        .map(|&(x, y, _)| (x, y)),
                     c.stroke_width(2),
                 ))
                 .map_err(err)?;
@@ -81,6 +97,7 @@ where
                     .points
                     .iter()
                     .step_by(every)
+                    .filter(|p| drawable(axes, p.0, p.1))
                     .map(|&(x, y, _)| (x, y))
                     .collect();
                 ctx.draw_series(dots.into_iter().map(move |p| {

@@ -62,8 +62,10 @@ pub struct Axes {
     pub log_y: bool,
 }
 
-/// Okabe-Ito colours (colour-blind safe), in assignment order for unknown systems.
-const PALETTE: [RGBColor; 7] = [
+/// Okabe-Ito colours (colour-blind safe) then four more for the case studies' systems; the
+/// first seven are fixed for the paper's systems and the last two of them also serve unknown
+/// series by position.
+const PALETTE: [RGBColor; 13] = [
     RGBColor(0, 114, 178),   // blue
     RGBColor(213, 94, 0),    // vermillion
     RGBColor(230, 159, 0),   // orange
@@ -71,6 +73,12 @@ const PALETTE: [RGBColor; 7] = [
     RGBColor(204, 121, 167), // reddish purple
     RGBColor(86, 180, 233),  // sky blue
     RGBColor(0, 0, 0),       // black
+    RGBColor(120, 94, 240),  // violet
+    RGBColor(140, 86, 75),   // brown
+    RGBColor(127, 127, 127), // grey
+    RGBColor(188, 189, 34),  // olive
+    RGBColor(0, 90, 90),     // dark teal
+    RGBColor(231, 41, 138),  // magenta
 ];
 
 /// The colour index and marker of a system: fixed for the paper's systems (so LEAD is the same
@@ -83,6 +91,13 @@ pub fn style_for(label: &str, position: usize) -> (RGBColor, usize) {
         ("batch(1000)", 2),
         ("marques", 3),
         ("chord", 4),
+        ("ipfs", 7),
+        ("kademlia", 7),
+        ("c-table", 8),
+        ("centralized", 10),
+        ("rp-bst", 9),
+        ("lead+frm", 11),
+        ("lead+frm (anchor)", 12),
     ];
     // Longest matching prefix first ("batch(1000)" before "batch(100)").
     let hit = fixed

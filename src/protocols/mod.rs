@@ -6,6 +6,7 @@
 //! reach the run as [`crate::driver::World::tables`].
 
 pub mod chord_batch;
+pub mod kademlia;
 pub mod lead;
 pub mod marques;
 pub mod ping;
@@ -107,6 +108,16 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         run: run_ring,
         add_system: Some(marques::add_system),
         own_ring: true,
+    },
+    ProtocolEntry {
+        name: "kademlia",
+        about: "Kademlia (the DHT under IPFS): XOR-metric k-buckets, iterative alpha-parallel lookups; a range is fetched as batches of block lookups (the paper's IPFS emulation)",
+        needs_dataset: true,
+        tables: &[kademlia::TABLE],
+        substrate: &[],
+        run: kademlia::run,
+        add_system: None,
+        own_ring: false,
     },
 ];
 
