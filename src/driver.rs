@@ -294,13 +294,34 @@ pub fn drive_systems<P: Driven>(
     if systems.is_empty() {
         systems.push(world.protocol.to_string());
     }
+    let records: Vec<Vec<QueryRecord>> = proto.ledgers().iter().map(Ledger::records).collect();
+    let mut metrics = proto.metrics();
+    // Index and overlay maintenance: every message not charged to a query (stabilisation,
+    // fingers, heartbeats, refreshes, repairs), per peer and simulated second.
+    let charged: u64 = records
+        .iter()
+        .flatten()
+        .map(|r| u64::from(r.messages))
+        .sum();
+    let sent = k.net().counters().total_sent();
+    let peer_s = world
+        .vnodes
+        .iter()
+        .map(|&v| u64::from(v))
+        .sum::<u64>()
+        .max(1) as f64
+        * (world.duration as f64 / time::SEC as f64).max(1e-9);
+    metrics.push((
+        "maintenance_msgs_per_peer_s",
+        sent.saturating_sub(charged) as f64 / peer_s,
+    ));
     Ok(ProtocolOutput {
         systems,
-        records: proto.ledgers().iter().map(Ledger::records).collect(),
+        records,
         kinds,
         counters: k.net().counters().clone(),
         events: k.events_processed(),
-        metrics: proto.metrics(),
+        metrics,
         system_metrics: proto.system_metrics(),
         checks: proto.checks(world),
         hosts: if world.host_stats {

@@ -243,7 +243,7 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
                     .flat_map(|(_, ss)| ss.iter())
                     .map(|(l, p)| (l.clone(), p.first().map_or(f64::NAN, |q| q.1)))
                     .collect();
-                plot::bar_chart(&stem, &title, &spec.y_label, &bars)?;
+                plot::bar_chart(&stem, &title, &spec.y_label, &bars, spec.log_y)?;
             }
         }
         Kind::Cdf | Kind::Heatmap => {

@@ -279,6 +279,9 @@ impl Driven for Overlay {
             ("ring_join_retries", sum(&|r| r.stats.join_retries)),
             ("ring_unroutable", sum(&|r| r.stats.unroutable)),
         ]);
+        // Routing state per peer: every ring a peer belongs to (MARQUES has two).
+        let bytes: f64 = self.rings.iter().map(Ring::routing_bytes_mean).sum();
+        m.push(("routing_bytes_per_peer", bytes));
         if !self.reports.is_empty() {
             let rs =
                 |f: &dyn Fn(&RingReport) -> usize| self.reports.iter().map(f).sum::<usize>() as f64;

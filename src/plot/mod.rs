@@ -175,7 +175,7 @@ pub fn tick(v: f64) -> String {
 }
 
 /// A log-axis tick label: only powers of ten are labelled.
-fn log_tick(v: f64) -> String {
+pub(crate) fn log_tick(v: f64) -> String {
     let e = v.log10();
     if v > 0.0 && (e - e.round()).abs() < 1e-6 {
         tick(10f64.powi(e.round() as i32))
@@ -323,6 +323,19 @@ mod tests {
             "errors",
             "log2",
             &[("linear".into(), 16.0), ("cubic".into(), 14.0)],
+            false,
+        )
+        .unwrap();
+        bar_chart(
+            &d.path().join("bl"),
+            "messages",
+            "per query",
+            &[
+                ("Chord".into(), 5000.0),
+                ("LEAD".into(), 7.5),
+                ("none".into(), 0.0),
+            ],
+            true,
         )
         .unwrap();
         cdf_chart(

@@ -297,11 +297,18 @@ impl RingApp for ChordBatch {
         APP_KINDS
     }
 
-    fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
-        vec![(
-            "wrong_owner_share",
-            self.wrong_owner as f64 / self.answered.max(1) as f64,
-        )]
+    fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)> {
+        vec![
+            (
+                "wrong_owner_share",
+                self.wrong_owner as f64 / self.answered.max(1) as f64,
+            ),
+            // Random hashing needs no index: its memory is the ring's routing state.
+            (
+                "memory_bytes_per_peer",
+                rings[usize::from(RING)].routing_bytes_mean(),
+            ),
+        ]
     }
 
     fn host_metrics(&self, rings: &[Ring], hosts: usize) -> Vec<(&'static str, Vec<f64>)> {

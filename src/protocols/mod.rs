@@ -10,6 +10,7 @@ pub mod kademlia;
 pub mod lead;
 pub mod marques;
 pub mod ping;
+pub mod rangeindex;
 
 use crate::driver::{ProtocolOutput, World};
 use crate::overlay::run::AddSystemFn;
@@ -116,6 +117,26 @@ pub const REGISTRY: &[ProtocolEntry] = &[
         tables: &[kademlia::TABLE],
         substrate: &[],
         run: kademlia::run,
+        add_system: None,
+        own_ring: false,
+    },
+    ProtocolEntry {
+        name: "c-table",
+        about: "C-Table (Fig 1): a coordinator's sorted table of key ranges to owners; a query asks the coordinator, then the owners",
+        needs_dataset: true,
+        tables: &[rangeindex::TABLE],
+        substrate: &[],
+        run: rangeindex::run_ctable,
+        add_system: None,
+        own_ring: false,
+    },
+    ProtocolEntry {
+        name: "rp-bst",
+        about: "RP-BST (Fig 1): a distributed binary search tree over key intervals built by a coordinator; a query descends the tree, then walks in-order neighbours",
+        needs_dataset: true,
+        tables: &[rangeindex::TABLE],
+        substrate: &[],
+        run: rangeindex::run_rpbst,
         add_system: None,
         own_ring: false,
     },

@@ -228,6 +228,35 @@ impl Ring {
         self.view.vid(p)
     }
 
+    /// Mean bytes of routing state per joined member, counted from the actual tables: the
+    /// predecessor, the successor list and the distinct finger entries, 14 bytes each (8-byte
+    /// VID, 4-byte address, 2-byte port). Fig 1's memory comparison.
+    pub fn routing_bytes_mean(&self) -> f64 {
+        let (mut bytes, mut n) = (0u64, 0u64);
+        let mut distinct: Vec<PeerId> = Vec::with_capacity(FINGERS);
+        for i in 0..self.view.slots() {
+            let p = self.view.member(i);
+            if !self.is_joined(p) {
+                continue;
+            }
+            distinct.clear();
+            distinct.extend(
+                self.finger[i * FINGERS..(i + 1) * FINGERS]
+                    .iter()
+                    .copied()
+                    .filter(|&f| f != NONE),
+            );
+            distinct.sort_unstable();
+            distinct.dedup();
+            let entries = distinct.len() as u64
+                + u64::from(self.succ_len[i])
+                + u64::from(self.pred[i] != NONE);
+            bytes += 14 * entries;
+            n += 1;
+        }
+        bytes as f64 / n.max(1) as f64
+    }
+
     /// Whether the peer is a present member that has completed its join.
     pub fn is_joined(&self, p: PeerId) -> bool {
         self.view.is_member(p) && self.joined[self.ix(p)]

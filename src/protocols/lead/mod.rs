@@ -416,9 +416,15 @@ impl RingApp for Lead {
         }
     }
 
-    fn metrics(&self, _rings: &[Ring]) -> Vec<(&'static str, f64)> {
+    fn metrics(&self, rings: &[Ring]) -> Vec<(&'static str, f64)> {
+        let model = self.place.model_bytes() as f64;
         let mut m = vec![
-            ("lead_model_bytes", self.place.model_bytes() as f64),
+            ("lead_model_bytes", model),
+            // Every peer holds the ring's routing state and a copy of the model.
+            (
+                "memory_bytes_per_peer",
+                rings[usize::from(RING)].routing_bytes_mean() + model,
+            ),
             (
                 "lead_keys_returned_share",
                 self.returned as f64 / self.requested.max(1) as f64,
