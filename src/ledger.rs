@@ -32,7 +32,7 @@ use crate::ids::PeerId;
 use crate::network::Network;
 use crate::output::{Outcome, QueryRecord};
 use crate::rng::SimRng;
-use crate::workload::{Arrivals, Popularity};
+use crate::workload::{Arrivals, Popularity, QueryKind};
 
 /// A query's number within its system's ledger (issue order).
 pub type QueryId = u32;
@@ -231,6 +231,17 @@ impl QueryStream {
         } else {
             n
         }
+    }
+
+    /// Draws the keys of a range or lookup query over `total` sorted keys: (how many, index of
+    /// the first). A range asks for `range` keys (or a number drawn from the span), a lookup 1.
+    pub fn draw_keys(&mut self, kind: QueryKind, range: usize, total: usize) -> (usize, usize) {
+        let n = if kind == QueryKind::Lookup {
+            1
+        } else {
+            self.range_len(range)
+        };
+        (n, self.start((total - n + 1) as u64) as usize)
     }
 
     /// Draws the first key index of a data query: in `0..span` by the stream's popularity.

@@ -36,6 +36,7 @@ pub mod overlay;
 pub mod plot;
 pub mod protocols;
 pub mod rng;
+pub mod rpc;
 pub mod settings;
 pub mod sim;
 pub mod topology;

@@ -82,3 +82,29 @@ fn ping_latency_is_the_topology_rtt_without_churn() {
         "ping mean {mean} vs matrix mean {want}"
     );
 }
+
+/// The protocols that run directly on the kernel (Kademlia, C-Table, RP-BST) under churn: the
+/// same bytes at 1 and 2 threads and on a second run.
+#[test]
+fn kernel_protocols_are_deterministic_under_churn() {
+    for protocol in ["kademlia", "c-table", "rp-bst"] {
+        let text = SMALL
+            .replace(
+                "seed = 5\n",
+                &format!("seed = 5\nprotocol = \"{protocol}\"\n"),
+            )
+            .replace(
+                "queries_per_s = 50",
+                "queries_per_s = 5\nrange_keys = 50\nrange_keys_max = 150",
+            )
+            + "[dataset]\nname = \"osmc64-like\"\nkeys = 100000\ncache = false\n";
+        let a = csvs(&text, 1);
+        let b = csvs(&text, 2);
+        assert!(a == b, "{protocol}: 1 vs 2 threads differ");
+        assert!(a == csvs(&text, 1), "{protocol}: two runs differ");
+        assert!(
+            a.0.len() > 50_000,
+            "{protocol}: the run must produce queries"
+        );
+    }
+}

@@ -439,12 +439,10 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         issue: A::Timer,
     ) -> Option<DataQuery> {
         let origin = self.next_origin(r, stream, issue)?;
-        let n = match shape.0 {
-            QueryKind::Range => stream.range_len(shape.1),
-            QueryKind::Lookup => 1,
-            QueryKind::Box => return None,
-        };
-        let first = stream.start((total - n + 1) as u64) as usize;
+        if shape.0 == QueryKind::Box {
+            return None;
+        }
+        let (n, first) = stream.draw_keys(shape.0, shape.1, total);
         let query = self.open_query(origin, shape.0.as_str(), n as u64);
         Some(DataQuery {
             query,

@@ -32,13 +32,14 @@ pub use config::{KademliaConfig, TABLE};
 
 use crate::data::KeySet;
 use crate::driver::{Driven, ProtocolOutput, World};
-use crate::engine::{Time, TimerHandle};
+use crate::engine::Time;
 use crate::ids::{HostId, PeerId};
 use crate::ledger::{Ledger, QueryId, QueryStream};
 use crate::network::Message;
 use crate::overlay::arena::{Arena, Handle};
 use crate::overlay::id::{host_address, vnode_port};
 use crate::rng::SimRng;
+use crate::rpc::{self, Calls};
 use crate::sim::{Protocol, Sim};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
@@ -145,16 +146,6 @@ enum RpcFor {
     Ping { bucket: u32 },
 }
 
-/// An RPC in flight, at its caller.
-#[derive(Clone, Copy, Debug)]
-struct Rpc {
-    caller: PeerId,
-    callee: PeerId,
-    incarnation: u32,
-    timer: TimerHandle,
-    what: RpcFor,
-}
-
 /// A data query at its origin: its keys and batch progress.
 #[derive(Clone, Copy, Debug)]
 struct Request {
@@ -187,7 +178,7 @@ pub struct Kademlia {
     first_peer: Vec<PeerId>,
     tables: Vec<Table>,
     joined: Vec<bool>,
-    rpcs: Arena<Rpc>,
+    rpcs: Calls<RpcFor>,
     lookups: Arena<Lookup>,
     lists: Arena<Vec<PeerId>>,
     spare_lists: Vec<Vec<PeerId>>,
@@ -215,11 +206,7 @@ impl Kademlia {
         4 * self.p.k
     }
 
-    fn timeout(&self, k: &Sim<Msg, Timer>, a: PeerId, b: PeerId) -> Time {
-        let rtt = k.net().rtt_peers(a, b) as f64;
-        ((rtt * self.p.rtts) as Time).clamp(1, self.p.cap)
-    }
-
+    /// Starts an RPC from `caller` to `callee` (the caller sends the request with the handle).
     fn new_rpc(
         &mut self,
         k: &mut Sim<Msg, Timer>,
@@ -227,38 +214,8 @@ impl Kademlia {
         callee: PeerId,
         what: RpcFor,
     ) -> Handle {
-        let incarnation = k.net().incarnation(k.net().host_of(caller));
-        let h = self.rpcs.insert(Rpc {
-            caller,
-            callee,
-            incarnation,
-            timer: TimerHandle::default(),
-            what,
-        });
-        let t = self.timeout(k, caller, callee);
-        let timer = k.set_timer(caller, t, Timer::Rpc(h));
-        if let Some(r) = self.rpcs.get_mut(h) {
-            r.timer = timer;
-        }
-        h
-    }
-
-    /// Takes RPC `h` answered by `from` at `to`, if it is still awaited there.
-    fn take_rpc(
-        &mut self,
-        k: &mut Sim<Msg, Timer>,
-        h: Handle,
-        from: PeerId,
-        to: PeerId,
-    ) -> Option<Rpc> {
-        let r = *self.rpcs.get(h)?;
-        let inc = k.net().incarnation(k.net().host_of(to));
-        if r.caller != to || r.callee != from || r.incarnation != inc {
-            return None;
-        }
-        self.rpcs.remove(h);
-        k.cancel(r.timer);
-        Some(r)
+        let wait = rpc::timeout(k.net().rtt_peers(caller, callee), self.p.rtts, self.p.cap);
+        self.rpcs.start(k, (caller, callee), what, wait, Timer::Rpc)
     }
 }
 
@@ -317,8 +274,8 @@ impl Protocol for Kademlia {
                 k.send(to, from, Msg::Pong { rpc });
             }
             Msg::Pong { rpc } => {
-                if let Some(r) = self.take_rpc(k, rpc, from, to) {
-                    if let RpcFor::Ping { bucket } = r.what {
+                if let Some(r) = self.rpcs.answered(k, rpc, from, to) {
+                    if let RpcFor::Ping { bucket } = r.payload {
                         self.tables[to as usize].ping_done(bucket, from, true);
                     }
                 }
@@ -344,10 +301,12 @@ impl Protocol for Kademlia {
             }
             Timer::Refresh => self.refresh(k, peer),
             Timer::Rpc(h) => {
-                let Some(r) = self.rpcs.remove(h) else { return };
+                let Some(r) = self.rpcs.expired(h) else {
+                    return;
+                };
                 self.stats.timeouts += 1;
                 let me = self.ids[r.caller as usize];
-                match r.what {
+                match r.payload {
                     RpcFor::Ping { bucket } => {
                         self.tables[r.caller as usize].ping_done(bucket, r.callee, false)
                     }
@@ -435,7 +394,7 @@ pub fn run(world: &World) -> Result<ProtocolOutput> {
         first_peer,
         tables: vec![Table::default(); peers],
         joined: vec![false; peers],
-        rpcs: Arena::default(),
+        rpcs: Calls::default(),
         lookups: Arena::default(),
         lists: Arena::default(),
         spare_lists: Vec::new(),

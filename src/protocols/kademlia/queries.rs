@@ -8,7 +8,6 @@ use crate::ids::PeerId;
 use crate::ledger::QueryId;
 use crate::output::Outcome;
 use crate::sim::Sim;
-use crate::workload::QueryKind;
 
 impl Kademlia {
     /// One key of data query `q` was looked up (`hops` when its value was found).
@@ -61,12 +60,9 @@ impl Kademlia {
             }
         }
         let Some(origin) = origin else { return };
-        let n = if self.kind == QueryKind::Lookup {
-            1
-        } else {
-            self.stream.range_len(self.range)
-        };
-        let first = self.stream.start((self.keys.len() - n + 1) as u64) as usize;
+        let (n, first) = self
+            .stream
+            .draw_keys(self.kind, self.range, self.keys.len());
         let inc = k.net().incarnation(k.net().host_of(origin));
         let q = self
             .ledger

@@ -97,9 +97,7 @@ impl Kademlia {
         };
         for c in &l.cands {
             if let State::Asked(r) = c.state {
-                if let Some(r) = self.rpcs.remove(r) {
-                    k.cancel(r.timer);
-                }
+                self.rpcs.abandon(k, r);
             }
         }
         if l.find == Find::Node {
@@ -124,11 +122,13 @@ impl Kademlia {
         h: Handle,
         contacts: Option<&[PeerId]>,
     ) {
-        let Some(r) = self.take_rpc(k, h, from, to) else {
+        let Some(r) = self.rpcs.answered(k, h, from, to) else {
             return;
         };
         self.heard(k, to, from);
-        let RpcFor::Lookup(lh) = r.what else { return };
+        let RpcFor::Lookup(lh) = r.payload else {
+            return;
+        };
         let cap = self.cap();
         let Some(l) = self.lookups.get_mut(lh) else {
             return;

@@ -2,14 +2,14 @@
 //! failure detection and repair messages.
 
 use super::tree::NIL;
-use super::{Msg, RangeIndex, Request, Rpc, Timer, Variant, Wire};
-use crate::engine::{Time, TimerHandle};
+use super::{Msg, Pending, RangeIndex, Request, Timer, Variant, Wire};
+use crate::engine::Time;
 use crate::ids::PeerId;
 use crate::ledger::QueryId;
 use crate::output::Outcome;
 use crate::overlay::arena::Handle;
+use crate::rpc;
 use crate::sim::Sim;
-use crate::workload::QueryKind;
 
 impl RangeIndex {
     /// Starts an RPC from `caller` to `callee` for range `part` of query `q`; `make` builds the
@@ -21,42 +21,13 @@ impl RangeIndex {
         (q, part, descend): (QueryId, u32, bool),
         make: impl Fn(Handle) -> Msg,
     ) {
-        let incarnation = k.net().incarnation(k.net().host_of(caller));
-        let h = self.rpcs.insert(Rpc {
-            caller,
-            callee,
-            incarnation,
-            timer: TimerHandle::default(),
-            q,
-            part,
-            descend,
-        });
-        let rtt = k.net().rtt_peers(caller, callee) as f64;
-        let t = ((rtt * self.p.rtts) as Time).clamp(1, self.p.cap);
-        let timer = k.set_timer(caller, t, Timer::Rpc(h));
-        if let Some(r) = self.rpcs.get_mut(h) {
-            r.timer = timer;
-        }
+        let wait = rpc::timeout(k.net().rtt_peers(caller, callee), self.p.rtts, self.p.cap);
+        let payload = Pending { q, part, descend };
+        let h = self
+            .rpcs
+            .start(k, (caller, callee), payload, wait, Timer::Rpc);
         self.ledger.charge(q, 1, 0);
         self.send(k, caller, callee, make(h));
-    }
-
-    /// Takes RPC `h` answered by `from` at `to`, if it is still awaited there.
-    fn take(
-        &mut self,
-        k: &mut Sim<Wire, Timer>,
-        h: Handle,
-        from: PeerId,
-        to: PeerId,
-    ) -> Option<Rpc> {
-        let r = *self.rpcs.get(h)?;
-        let inc = k.net().incarnation(k.net().host_of(to));
-        if r.caller != to || r.callee != from || r.incarnation != inc {
-            return None;
-        }
-        self.rpcs.remove(h);
-        k.cancel(r.timer);
-        Some(r)
     }
 
     /// The next query: a random live origin and its key range.
@@ -64,12 +35,9 @@ impl RangeIndex {
         let Some(origin) = self.stream.live_peer(k.net()) else {
             return;
         };
-        let n = if self.kind == QueryKind::Lookup {
-            1
-        } else {
-            self.stream.range_len(self.range)
-        };
-        let first = self.stream.start((self.keys.len() - n + 1) as u64) as usize;
+        let (n, first) = self
+            .stream
+            .draw_keys(self.kind, self.range, self.keys.len());
         let inc = k.net().incarnation(k.net().host_of(origin));
         let q = self
             .ledger
@@ -215,7 +183,7 @@ impl RangeIndex {
                 self.send(k, to, from, Msg::Located { rpc, q, parts });
             }
             Msg::Located { rpc, q, .. } => {
-                if self.take(k, rpc, from, to).is_some() {
+                if self.rpcs.answered(k, rpc, from, to).is_some() {
                     self.fetch_all(k, q);
                 }
             }
@@ -232,7 +200,7 @@ impl RangeIndex {
                 let fresh = if rpc == Handle::NONE {
                     self.ledger.origin_alive(q, k.net())
                 } else {
-                    self.take(k, rpc, from, to).is_some()
+                    self.rpcs.answered(k, rpc, from, to).is_some()
                 };
                 if fresh {
                     self.got(k, q, part, n);
@@ -249,7 +217,7 @@ impl RangeIndex {
                 self.at_step(k, to, q, part, descend);
             }
             Msg::Ack { rpc } => {
-                self.take(k, rpc, from, to);
+                self.rpcs.answered(k, rpc, from, to);
             }
             Msg::Heartbeat => {
                 self.last_beat[from as usize] = k.now();
@@ -266,7 +234,10 @@ impl RangeIndex {
     /// An RPC timed out: retry the query's step (RP-BST) or its lookup and fetches (C-Table),
     /// or give up after `attempts`.
     pub(super) fn on_timeout(&mut self, k: &mut Sim<Wire, Timer>, h: Handle) {
-        let Some(r) = self.rpcs.remove(h) else { return };
+        let Some(c) = self.rpcs.expired(h) else {
+            return;
+        };
+        let r = c.payload;
         let q = r.q;
         self.ledger.charge(q, 0, 1);
         if !self.ledger.is_open(q) {
@@ -280,7 +251,7 @@ impl RangeIndex {
         }
         match self.variant {
             Variant::CTable => self.begin(k, q),
-            Variant::RpBst => self.step(k, r.caller, q, r.part, r.descend),
+            Variant::RpBst => self.step(k, c.caller, q, r.part, r.descend),
         }
     }
 

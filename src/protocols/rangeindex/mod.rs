@@ -25,12 +25,13 @@ pub use config::{RangeIndexConfig, TABLE};
 
 use crate::data::KeySet;
 use crate::driver::{Check, Driven, ProtocolOutput, World};
-use crate::engine::{Time, TimerHandle};
+use crate::engine::Time;
 use crate::ids::{HostId, PeerId};
 use crate::ledger::{Ledger, QueryId, QueryStream};
 use crate::network::Message;
 use crate::output::Outcome;
-use crate::overlay::arena::{Arena, Handle};
+use crate::overlay::arena::Handle;
+use crate::rpc::Calls;
 use crate::sim::{Protocol, Sim};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
@@ -180,13 +181,9 @@ pub enum Timer {
     Detect,
 }
 
-/// An RPC in flight at its caller.
+/// What a caller waits for: a range of a query (and, for RP-BST, whether it was descending).
 #[derive(Clone, Copy, Debug)]
-struct Rpc {
-    caller: PeerId,
-    callee: PeerId,
-    incarnation: u32,
-    timer: TimerHandle,
+struct Pending {
     q: QueryId,
     part: u32,
     descend: bool,
@@ -226,7 +223,7 @@ pub struct RangeIndex {
     believed: Vec<bool>,
     last_beat: Vec<Time>,
     tree: Tree,
-    rpcs: Arena<Rpc>,
+    rpcs: Calls<Pending>,
     reqs: Vec<Request>,
     /// Per query, which of its ranges the origin has.
     done: Vec<Vec<bool>>,
@@ -441,7 +438,7 @@ fn run(world: &World, variant: Variant) -> Result<ProtocolOutput> {
         believed: vec![true; peers],
         last_beat: vec![0; peers],
         tree: Tree::balanced(peers as u32),
-        rpcs: Arena::default(),
+        rpcs: Calls::default(),
         reqs: Vec::new(),
         done: Vec::new(),
         keys,
