@@ -83,6 +83,19 @@ impl Ledger {
         q
     }
 
+    /// Opens a query issued now by `origin`, in its host's current life on `net`.
+    pub fn open_at(
+        &mut self,
+        net: &Network,
+        origin: PeerId,
+        now: Time,
+        kind: &'static str,
+        keys_requested: u64,
+    ) -> QueryId {
+        let inc = net.incarnation(net.host_of(origin));
+        self.open(origin, inc, now, kind, keys_requested)
+    }
+
     /// Charges `messages` sent and `timeouts` suffered to an open query (ignored once closed).
     #[inline]
     pub fn charge(&mut self, q: QueryId, messages: u32, timeouts: u32) {

@@ -194,7 +194,11 @@ pub fn check(v: &VerdictSpec, m: &Measured) -> Verdict {
                 let r = a / b;
                 mk(
                     cmp(op, r, value),
-                    format!("{} mean {a:.1} / {other} mean {b:.1} = {r:.2}", v.series),
+                    format!(
+                        "{} mean {a:.1} / {other} mean {b:.1} = {}",
+                        v.series,
+                        crate::plot::tick(r)
+                    ),
                 )
             }
             _ => mk(false, "no values".into()),

@@ -63,10 +63,10 @@ impl Kademlia {
         let (n, first) = self
             .stream
             .draw_keys(self.kind, self.range, self.keys.len());
-        let inc = k.net().incarnation(k.net().host_of(origin));
+        let now = k.now();
         let q = self
             .ledger
-            .open(origin, inc, k.now(), self.kind.as_str(), n as u64);
+            .open_at(k.net(), origin, now, self.kind.as_str(), n as u64);
         debug_assert_eq!(q as usize, self.reqs.len());
         self.reqs.push(Request {
             first,

@@ -38,10 +38,10 @@ impl RangeIndex {
         let (n, first) = self
             .stream
             .draw_keys(self.kind, self.range, self.keys.len());
-        let inc = k.net().incarnation(k.net().host_of(origin));
+        let now = k.now();
         let q = self
             .ledger
-            .open(origin, inc, k.now(), self.kind.as_str(), n as u64);
+            .open_at(k.net(), origin, now, self.kind.as_str(), n as u64);
         let parts = (self.part_of(first), self.part_of(first + n - 1));
         self.reqs.push(Request {
             first,
