@@ -110,6 +110,20 @@ impl<P: Copy> Calls<P> {
         }
     }
 
+    /// Forgets the calls of every caller `gone` names (a crashed host's: their timers are void
+    /// already, so nothing else would ever free them). O(calls in flight), once per crash.
+    pub fn forget_callers(&mut self, gone: impl Fn(PeerId) -> bool) {
+        let dead: Vec<Handle> = self
+            .arena
+            .iter()
+            .filter(|(_, c)| gone(c.caller))
+            .map(|(h, _)| h)
+            .collect();
+        for h in dead {
+            self.arena.remove(h);
+        }
+    }
+
     /// Calls in flight.
     pub fn len(&self) -> usize {
         self.arena.len()

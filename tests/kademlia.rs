@@ -142,6 +142,14 @@ fn bad_settings_are_explained() {
         "kademlia.refresh_s",
     );
     bad(
+        manifest(10, none, "", "rpc_timeout_rtts = 0"),
+        "kademlia.rpc_timeout_rtts",
+    );
+    bad(
+        manifest(10, none, "", "rpc_timeout_cap_ms = 0"),
+        "kademlia.rpc_timeout_cap_ms",
+    );
+    bad(
         manifest(10, none, "range_keys = 300\nrange_keys_max = 200", ""),
         "range_keys_max",
     );

@@ -88,6 +88,14 @@ fn bad_settings_are_explained() {
             "[range_index]\nmissed_beats = 0\n",
             "range_index.missed_beats",
         ),
+        (
+            "[range_index]\nrpc_timeout_rtts = 0\n",
+            "range_index.rpc_timeout_rtts",
+        ),
+        (
+            "[range_index]\nrpc_timeout_cap_ms = 0\n",
+            "range_index.rpc_timeout_cap_ms",
+        ),
     ] {
         let text = manifest("c-table", "model = \"none\"", extra);
         let err = Manifest::parse(&text, "ri.toml")

@@ -40,6 +40,8 @@ where
     builder
         .caption(title, ("sans-serif", 19))
         .margin(20)
+        // Room above the plot for the top tick label, clear of the title.
+        .margin_top(30)
         .x_label_area_size(40)
         .y_label_area_size(40 + 8 * widest);
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();

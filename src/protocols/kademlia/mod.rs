@@ -329,6 +329,25 @@ impl Protocol for Kademlia {
         }
     }
 
+    fn on_host_down(&mut self, k: &mut Sim<Msg, Timer>, host: HostId) {
+        // The crashed peers' lookups and calls can never finish (their timers are void): free
+        // them. Their queries stay open and end as `origin_down`.
+        let net = k.net();
+        let dead: Vec<Handle> = self
+            .lookups
+            .iter()
+            .filter(|(_, l)| net.host_of(l.origin) == host)
+            .map(|(h, _)| h)
+            .collect();
+        for h in dead {
+            if let Some(mut l) = self.lookups.remove(h) {
+                l.cands.clear();
+                self.spare_cands.push(l.cands);
+            }
+        }
+        self.rpcs.forget_callers(|c| net.host_of(c) == host);
+    }
+
     fn on_host_up(&mut self, k: &mut Sim<Msg, Timer>, host: HostId) {
         let first = self.first_peer[host as usize];
         let last = self

@@ -330,6 +330,12 @@ impl Protocol for RangeIndex {
         }
     }
 
+    fn on_host_down(&mut self, k: &mut Sim<Wire, Timer>, host: HostId) {
+        // A crashed caller's calls can never time out (its timers are void): free them.
+        let net = k.net();
+        self.rpcs.forget_callers(|c| net.host_of(c) == host);
+    }
+
     fn on_host_up(&mut self, k: &mut Sim<Wire, Timer>, host: HostId) {
         let now = k.now();
         for p in self.peers_of(host) {
