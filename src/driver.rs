@@ -12,7 +12,7 @@ use crate::output::QueryRecord;
 use crate::settings::{from_table, Tables};
 use crate::sim::{run_until, Protocol, Sim};
 use crate::topology::Topology;
-use crate::workload::WorkloadSpec;
+use crate::workload::{Popularity, WorkloadSpec};
 use anyhow::Result;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
@@ -44,14 +44,37 @@ impl SystemSpec {
     /// run, and start keys by the workload's popularity (hotspots from the master seed).
     pub fn data_stream(&self, world: &World) -> Result<QueryStream> {
         let span = self.workload.range_span()?;
-        Ok(QueryStream::new(
+        let stream = QueryStream::new(
             world.seed,
             &self.stream,
             self.workload.arrivals()?,
             world.duration,
-        )
-        .with_popularity(self.workload.popularity(world.seed)?)
-        .with_range_span(span.0, span.1))
+        );
+        if let Some(bits) = self.workload.range_prefix_bits {
+            let keys = world.keys("workload.range_prefix_bits")?;
+            let groups = crate::workload::prefix_groups(keys.keys(), bits);
+            let p = Popularity::parse_over(&self.workload.popularity, world.seed, groups.len())?;
+            return Ok(stream.with_groups(groups, p));
+        }
+        Ok(stream
+            .with_popularity(self.workload.popularity(world.seed)?)
+            .with_range_span(span.0, span.1))
+    }
+
+    /// The most keys one data query of this system asks for, when known before the run: the
+    /// largest prefix group, or `range` (the workload's range length).
+    pub fn most_keys(&self, world: &World, range: usize) -> Result<usize> {
+        match self.workload.range_prefix_bits {
+            Some(bits) => {
+                let keys = world.keys("workload.range_prefix_bits")?;
+                Ok(crate::workload::prefix_groups(keys.keys(), bits)
+                    .iter()
+                    .map(|g| g.1)
+                    .max()
+                    .unwrap_or(0))
+            }
+            None => Ok(range),
+        }
     }
 }
 
@@ -245,6 +268,23 @@ pub trait Driven: Protocol {
     }
 }
 
+/// Coefficient of variation (sample SD / mean, as for keys per host) of per-host counts; 0 when
+/// all are zero.
+///
+/// ```
+/// assert_eq!(leadsim::driver::load_cov(&[5, 5, 5, 5]), 0.0);
+/// assert!((leadsim::driver::load_cov(&[8, 0, 0, 0]) - 2.0).abs() < 1e-12);
+/// ```
+pub fn load_cov(load: &[u64]) -> f64 {
+    let v: Vec<f64> = load.iter().map(|&x| x as f64).collect();
+    let s = crate::output::Summary::of(&v);
+    if s.n == 0 || s.mean <= 0.0 {
+        0.0
+    } else {
+        s.cov()
+    }
+}
+
 /// Runs `proto` on the world's network and churn: start at 0, run to the end of the simulated
 /// duration, then drain for at most `drain` (checked every simulated second, stopping as soon as
 /// no query is open), then classify what is still open.
@@ -315,6 +355,36 @@ pub fn drive_systems<P: Driven>(
         "maintenance_msgs_per_peer_s",
         sent.saturating_sub(charged) as f64 / peer_s,
     ));
+    // Query-load balance: how evenly the hosts shared the query messages they received (the
+    // paper's "query CoV", Fig 15). Zero when the protocol marks no message as query traffic.
+    metrics.push(("query_load_cov", load_cov(k.net().query_load())));
+    let hosts = if world.host_stats {
+        let mut tables = proto.host_tables(world);
+        // A one-system run: the query messages each host received (its query load).
+        if let [name] = systems.as_slice() {
+            let load: Vec<f64> = k.net().query_load().iter().map(|&x| x as f64).collect();
+            match tables.first_mut() {
+                Some(t) => t.columns.push(("query_msgs", load)),
+                None => tables.push(HostTable {
+                    system: name.clone(),
+                    columns: vec![("query_msgs", load)],
+                }),
+            }
+        }
+        tables
+    } else {
+        Vec::new()
+    };
+    // Prefix workloads: each system's cache-hit rate (the KV-cache case study).
+    let mut system_metrics = proto.system_metrics();
+    for (i, l) in proto.ledgers().iter().enumerate() {
+        if let Some(rate) = l.cache_hit_rate() {
+            if system_metrics.len() <= i {
+                system_metrics.resize(i + 1, Vec::new());
+            }
+            system_metrics[i].push(("cache_hit_rate", rate));
+        }
+    }
     Ok(ProtocolOutput {
         systems,
         records,
@@ -322,13 +392,9 @@ pub fn drive_systems<P: Driven>(
         counters: k.net().counters().clone(),
         events: k.events_processed(),
         metrics,
-        system_metrics: proto.system_metrics(),
+        system_metrics,
         checks: proto.checks(world),
-        hosts: if world.host_stats {
-            proto.host_tables(world)
-        } else {
-            Vec::new()
-        },
+        hosts,
         series: proto.series(),
         facts: proto.facts(),
     })

@@ -42,6 +42,7 @@ struct Entry {
     record: QueryRecord,
     incarnation: u32,
     open: bool,
+    warm: Option<bool>,
 }
 
 /// Per-query accounting of one system in one run.
@@ -78,6 +79,7 @@ impl Ledger {
             },
             incarnation,
             open: true,
+            warm: None,
         });
         self.open += 1;
         q
@@ -111,6 +113,31 @@ impl Ledger {
         if let Some(e) = self.entries.get_mut(q as usize).filter(|e| e.open) {
             e.record.keys_requested = keys;
         }
+    }
+
+    /// Marks whether the prefix group query `q` asks for was asked for before in this system
+    /// ([`QueryStream::last_warm`]; `None` outside prefix workloads).
+    pub fn set_warm(&mut self, q: QueryId, warm: Option<bool>) {
+        if let Some(e) = self.entries.get_mut(q as usize) {
+            e.warm = warm;
+        }
+    }
+
+    /// Cache-hit rate of a prefix workload (the KV-cache case study): the share of queries whose
+    /// group had been asked for before (so its blocks were cached) and whose answer was complete
+    /// (`ok`, every key returned). `None` when no query was marked by [`Ledger::set_warm`].
+    pub fn cache_hit_rate(&self) -> Option<f64> {
+        let marked = self.entries.iter().filter(|e| e.warm.is_some()).count();
+        let hits = self
+            .entries
+            .iter()
+            .filter(|e| {
+                e.warm == Some(true)
+                    && e.record.outcome == Outcome::Ok
+                    && e.record.keys_returned >= e.record.keys_requested
+            })
+            .count();
+        (marked > 0).then(|| hits as f64 / marked as f64)
     }
 
     /// Records that the answer travelled `hops` overlay hops (the maximum is kept).
@@ -209,6 +236,9 @@ pub struct QueryStream {
     end: Time,
     popularity: Popularity,
     span: (usize, usize),
+    groups: Vec<(usize, usize)>,
+    seen: Vec<bool>,
+    warm: Option<bool>,
 }
 
 impl QueryStream {
@@ -220,7 +250,26 @@ impl QueryStream {
             end,
             popularity: Popularity::Uniform,
             span: (0, 0),
+            groups: Vec::new(),
+            seen: Vec::new(),
+            warm: None,
         }
+    }
+
+    /// The same stream with range queries over whole prefix groups (`workload.range_prefix_bits`):
+    /// each range asks for group `g` = (first key index, keys), drawn by `p` (built over
+    /// `groups.len()` segments, [`Popularity::parse_over`]).
+    pub fn with_groups(mut self, groups: Vec<(usize, usize)>, p: Popularity) -> Self {
+        self.seen = vec![false; groups.len()];
+        self.groups = groups;
+        self.popularity = p;
+        self
+    }
+
+    /// Prefix workloads: whether the group of the last range drawn had been drawn before (its
+    /// blocks are cached: the KV-cache case study's hit model); `None` otherwise.
+    pub fn last_warm(&self) -> Option<bool> {
+        self.warm
     }
 
     /// The same stream with data-query starts drawn from `p` (a hotspot workload).
@@ -247,8 +296,18 @@ impl QueryStream {
     }
 
     /// Draws the keys of a range or lookup query over `total` sorted keys: (how many, index of
-    /// the first). A range asks for `range` keys (or a number drawn from the span), a lookup 1.
+    /// the first). A range asks for `range` keys (or a number drawn from the span, or a whole
+    /// prefix group), a lookup 1.
     pub fn draw_keys(&mut self, kind: QueryKind, range: usize, total: usize) -> (usize, usize) {
+        if kind == QueryKind::Range && !self.groups.is_empty() {
+            let g = self
+                .popularity
+                .draw(&mut self.rng, self.groups.len() as u64) as usize;
+            self.warm = Some(self.seen[g]);
+            self.seen[g] = true;
+            let (first, n) = self.groups[g];
+            return (n, first);
+        }
         let n = if kind == QueryKind::Lookup {
             1
         } else {

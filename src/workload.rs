@@ -72,9 +72,16 @@ pub struct WorkloadSpec {
     pub box_intervals: Option<usize>,
     /// Data protocols: which keys queries start at: `uniform` (default) or `zipf:S` (a hotspot
     /// workload: the key array is cut into 1,024 equal segments whose popularity follows
-    /// Zipf(S) over a random ranking; the start is uniform within the chosen segment).
+    /// Zipf(S) over a random ranking; the start is uniform within the chosen segment). With
+    /// `range_prefix_bits`, the popularity is over the prefix groups instead.
     #[serde(default = "default_popularity")]
     pub popularity: String,
+    /// Range queries by key prefix (1..=24; unset by default): each query asks for every key
+    /// whose top B bits equal those of a group drawn by `popularity` among the dataset's
+    /// distinct B-bit prefixes (e.g. 10 on `kvcache-like`: one document's KV blocks, as a
+    /// prompt that reuses the document's prefix). Replaces `range_keys`.
+    #[serde(default)]
+    pub range_prefix_bits: Option<u32>,
 }
 
 fn default_popularity() -> String {
@@ -97,6 +104,7 @@ impl Default for WorkloadSpec {
             box_selectivity: None,
             box_intervals: None,
             popularity: default_popularity(),
+            range_prefix_bits: None,
         }
     }
 }
@@ -106,6 +114,19 @@ impl WorkloadSpec {
     /// depends on the box).
     pub fn query_shape(&self) -> Result<(QueryKind, usize)> {
         let kind = self.query.unwrap_or_default();
+        if let Some(bits) = self.range_prefix_bits {
+            if kind != QueryKind::Range {
+                bail!("workload.range_prefix_bits applies only to workload.query = \"range\"");
+            }
+            if self.range_keys.is_some() || self.range_keys_max.is_some() {
+                bail!("workload.range_prefix_bits replaces range_keys / range_keys_max (a range is a prefix group): set one or the other");
+            }
+            if !(1..=MAX_PREFIX_BITS).contains(&bits) {
+                bail!("workload.range_prefix_bits must be in [1, {MAX_PREFIX_BITS}], got {bits}");
+            }
+            // The keys a query asks for depend on the dataset (see `prefix_groups`).
+            return Ok((kind, 0));
+        }
         let (lo, hi) = self.range_span()?;
         if kind == QueryKind::Range && hi != lo {
             return Ok((kind, hi));
@@ -216,6 +237,29 @@ impl Arrivals {
     }
 }
 
+/// The longest key prefix `range_prefix_bits` may name (at most 2^24 groups).
+pub const MAX_PREFIX_BITS: u32 = 24;
+
+/// The groups of sorted `keys` sharing their top `bits` bits, as (index of the first key, number
+/// of keys), in key order (`bits` in 1..=64).
+///
+/// ```
+/// let keys = [0x10u64 << 56, (0x10 << 56) + 5, 0x20 << 56, 0xff << 56];
+/// assert_eq!(leadsim::workload::prefix_groups(&keys, 8), vec![(0, 2), (2, 1), (3, 1)]);
+/// ```
+pub fn prefix_groups(keys: &[u64], bits: u32) -> Vec<(usize, usize)> {
+    let shift = 64 - bits.clamp(1, 64);
+    let mut groups = Vec::new();
+    let mut i = 0;
+    while i < keys.len() {
+        let p = keys[i] >> shift;
+        let end = i + keys[i..].partition_point(|&k| k >> shift == p);
+        groups.push((i, end - i));
+        i = end;
+    }
+    groups
+}
+
 /// Segments of the key array a hotspot workload ranks by popularity.
 pub const HOT_SEGMENTS: usize = 1024;
 
@@ -235,8 +279,14 @@ pub enum Popularity {
 }
 
 impl Popularity {
-    /// Parses `uniform` or `zipf:S` (0 < S <= 10).
+    /// Parses `uniform` or `zipf:S` (0 < S <= 10), over [`HOT_SEGMENTS`] segments.
     pub fn parse(spec: &str, seed: u64) -> Result<Popularity> {
+        Self::parse_over(spec, seed, HOT_SEGMENTS)
+    }
+
+    /// [`Popularity::parse`] over `segments` segments (>= 1): drawing with a span of exactly
+    /// `segments` then picks a segment's index.
+    pub fn parse_over(spec: &str, seed: u64, segments: usize) -> Result<Popularity> {
         if spec == "uniform" {
             return Ok(Popularity::Uniform);
         }
@@ -248,12 +298,13 @@ impl Popularity {
             bail!("workload.popularity = {spec:?}: expected \"uniform\" or \"zipf:S\" with 0 < S <= 10");
         };
         let mut rng = SimRng::stream(seed, "hotspot");
-        let mut order: Vec<usize> = (0..HOT_SEGMENTS).collect();
+        let segments = segments.max(1);
+        let mut order: Vec<usize> = (0..segments).collect();
         for i in (1..order.len()).rev() {
             order.swap(i, rng.below(i as u64 + 1) as usize);
         }
         // order[rank] = segment: rank r weighs 1 / (r + 1)^s.
-        let mut w = vec![0.0; HOT_SEGMENTS];
+        let mut w = vec![0.0; segments];
         for (rank, &seg) in order.iter().enumerate() {
             w[seg] = 1.0 / libm::pow(rank as f64 + 1.0, s);
         }

@@ -3,6 +3,7 @@
 //! A run sees one shared, read-only, sorted key array ([`KeySet`]); peers own index ranges of it,
 //! never copies (model.md §3).
 
+pub mod kvcache;
 pub mod points;
 pub mod shapes;
 pub mod sosd;
@@ -79,6 +80,18 @@ impl DatasetSpec {
         }
         if self.keys == 0 {
             bail!("dataset.keys = 0: a dataset needs at least one key");
+        }
+        if self.name == SynthName::KvCacheLike.as_str() {
+            let max = kvcache::max_keys(self.seed);
+            if self.keys as u64 > max {
+                bail!(
+                    "dataset.keys = {} is more than kvcache-like can encode with seed {} ({max}: {} documents x {} layer-head pairs x their blocks)",
+                    self.keys,
+                    self.seed,
+                    kvcache::DOCS,
+                    kvcache::MAX_LAYER_HEADS
+                );
+            }
         }
         Ok(())
     }

@@ -19,7 +19,7 @@
 //! intact. [`super::execute`] runs what is missing; [`super::assemble`] combines the runs'
 //! `summary.csv` and `queries.csv` (parameter columns first, union of columns).
 
-use crate::manifest::Manifest;
+use crate::manifest::{strip_foreign_tables, swept_protocols, Manifest};
 use crate::rng::derive_seed;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -112,6 +112,7 @@ impl SweepPlan {
             base.name = path.file_stem().map(|s| s.to_string_lossy().into_owned());
         }
         let mut table: toml::Table = toml::from_str(&text)?;
+        let swept = swept_protocols(&table);
         table.remove("sweep");
         table.insert("name".into(), toml::Value::String(base.label().to_string()));
         let sweep = base.sweep.clone().unwrap_or_default();
@@ -210,6 +211,7 @@ impl SweepPlan {
                 for (&i, (k, vals)) in combo.iter().zip(&axes) {
                     set_dotted(&mut t, k, vals[i].clone())?;
                 }
+                strip_foreign_tables(&mut t, &swept);
                 // TOML integers are i64: keep seeds in 63 bits.
                 let seed =
                     derive_seed(master_seed, &format!("run:{seed_identity}"), u64::from(r)) >> 1;

@@ -162,15 +162,53 @@ fn top_line(text: &str, key: &str) -> usize {
     0
 }
 
+/// The protocols a `[sweep]` table's `protocol` axis names (empty without one).
+pub fn swept_protocols(t: &toml::Table) -> Vec<String> {
+    t.get("sweep")
+        .and_then(|s| s.get("protocol"))
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A protocol sweep may carry the tables of each swept protocol (e.g. `[chord_batch]` beside
+/// `protocol = ["lead", "chord-batch"]`): each run keeps only those its own protocol accepts.
+/// Tables no swept protocol owns stay, so that they are still reported as errors.
+pub fn strip_foreign_tables(t: &mut toml::Table, swept: &[String]) {
+    if swept.is_empty() {
+        return;
+    }
+    let own = t
+        .get("protocol")
+        .and_then(|v| v.as_str())
+        .and_then(|p| crate::protocols::find(p).ok());
+    let Some(own) = own else { return };
+    t.retain(|key, _| {
+        let foreign = !own.all_tables().any(|d| d.name == key)
+            && crate::protocols::owners_of(key)
+                .iter()
+                .any(|o| swept.iter().any(|s| s == o));
+        !foreign
+    });
+}
+
 impl Manifest {
-    /// Parses manifest text; `origin` names the file in errors.
+    /// Parses manifest text; `origin` names the file in errors. A manifest whose `[sweep]` has a
+    /// `protocol` axis may carry the tables of the swept protocols; those its own protocol does
+    /// not accept are left out ([`strip_foreign_tables`]).
     pub fn parse(text: &str, origin: &str) -> Result<Manifest> {
         let mut m: Manifest = toml::from_str(text).map_err(|e| {
             let (line, col) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
             anyhow::anyhow!("{origin}:{line}:{col}: {}", e.message())
         })?;
-        let top: toml::Table =
+        let mut top: toml::Table =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("{origin}: {}", e.message()))?;
+        let swept = swept_protocols(&top);
+        strip_foreign_tables(&mut top, &swept);
         m.tables = Self::protocol_tables(&m.protocol, &top, text, origin)?;
         m.systems = systems::resolve(&m, &top, text, origin)?;
         m.validate().map_err(|e| {

@@ -19,6 +19,12 @@ pub trait Message: std::fmt::Debug {
     fn kind(&self) -> usize;
     /// Its size on the wire in bytes (headers included), for byte counters.
     fn size_bytes(&self) -> u32;
+    /// Whether it is sent on behalf of a data query (a request, a forward, an answer, an ack of
+    /// one) rather than for maintenance. Deliveries of such messages are counted per host, for
+    /// the query-load balance (`query_load_cov`). Default: no.
+    fn query_traffic(&self) -> bool {
+        false
+    }
 }
 
 /// How a matrix entry (a round-trip time) becomes a one-way delay.
@@ -71,6 +77,7 @@ pub struct Network {
     incarnation: Vec<u32>,
     slice: usize,
     counters: Counters,
+    query_load: Vec<u64>,
 }
 
 impl Network {
@@ -98,6 +105,7 @@ impl Network {
             incarnation: vec![0; hosts],
             slice: 0,
             counters: Counters::new(kinds),
+            query_load: vec![0; hosts],
         }
     }
 
@@ -204,6 +212,20 @@ impl Network {
     #[inline]
     pub fn count_lost<M: Message>(&mut self, m: &M) {
         self.counters.lost[m.kind()] += 1;
+    }
+
+    /// Counts a message delivered to `to` if it is query traffic ([`Message::query_traffic`]).
+    #[inline]
+    pub fn count_delivered<M: Message>(&mut self, to: PeerId, m: &M) {
+        if m.query_traffic() {
+            let h = self.peer_host[to as usize] as usize;
+            self.query_load[h] += 1;
+        }
+    }
+
+    /// Query messages delivered to each host so far (the load a host handled for queries).
+    pub fn query_load(&self) -> &[u64] {
+        &self.query_load
     }
 
     /// The message counters so far.

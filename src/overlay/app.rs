@@ -275,7 +275,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         self.route(r, at, list, query)
     }
 
-    fn envelope(&mut self, msg: A::Msg, call: Handle) -> AppEnvelope {
+    fn envelope(&mut self, msg: A::Msg, call: Handle, query: bool) -> AppEnvelope {
         let kind = (self.kind_base + msg.kind()) as u16;
         let bytes = msg.size_bytes();
         AppEnvelope {
@@ -284,6 +284,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
             bytes,
             payload: self.stores.msgs.insert(msg),
             call,
+            query,
         }
     }
 
@@ -292,7 +293,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         if let Some(q) = query {
             self.ledger().charge(q, 1, 0);
         }
-        let e = self.envelope(msg, Handle::NONE);
+        let e = self.envelope(msg, Handle::NONE, query.is_some());
         self.env.sim.send(from, to, Msg::App(e));
     }
 
@@ -357,6 +358,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
             bytes: msg.size_bytes(),
             payload: c.payload,
             call: h,
+            query: c.query.is_some(),
         };
         let rtt = self.net().rtt_peers(c.from, c.to);
         let timeout = self.ring(c.ring).rpc_timeout(rtt);
@@ -444,6 +446,7 @@ impl<'a, A: RingApp> Ctx<'a, A> {
         }
         let (n, first) = stream.draw_keys(shape.0, shape.1, total);
         let query = self.open_query(origin, shape.0.as_str(), n as u64);
+        self.ledger().set_warm(query, stream.last_warm());
         Some(DataQuery {
             query,
             origin,

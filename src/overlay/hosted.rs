@@ -126,7 +126,12 @@ impl<A: RingApp> System for Hosted<A> {
             if let Some(q) = query {
                 env.ledgers[usize::from(sys)].charge(q, 1, 0);
             }
-            env.sim.send(to, from, Msg::AppAck { sys, call: e.call });
+            let ack = Msg::AppAck {
+                sys,
+                call: e.call,
+                query: query.is_some(),
+            };
+            env.sim.send(to, from, ack);
             self.stores.msgs.get(e.payload).cloned()
         };
         let Some(msg) = msg else { return };

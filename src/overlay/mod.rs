@@ -192,7 +192,7 @@ impl Protocol for Overlay {
                 let env = Self::env(k, &mut self.rings, &mut self.ledgers);
                 self.systems[usize::from(e.sys)].message(env, e.sys, from, to, e);
             }
-            Msg::AppAck { sys, call } => {
+            Msg::AppAck { sys, call, .. } => {
                 let env = Self::env(k, &mut self.rings, &mut self.ledgers);
                 self.systems[usize::from(sys)].call_ack(env, sys, call, from);
             }

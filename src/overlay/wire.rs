@@ -124,7 +124,11 @@ pub enum RingMsg {
         rpc: Handle,
     },
     /// The next hop got a routed list.
-    HopAck { rpc: Handle },
+    HopAck {
+        rpc: Handle,
+        /// Whether the acknowledged hop carried an application query (query traffic).
+        app: bool,
+    },
     /// Result of a ring-internal lookup (join, finger), sent by the responsible peer.
     Found {
         purpose: Purpose,
@@ -212,6 +216,8 @@ pub struct AppEnvelope {
     pub payload: Handle,
     /// The application RPC it is part of ([`Handle::NONE`] for a plain message).
     pub call: Handle,
+    /// Whether it is sent on behalf of a query ([`Message::query_traffic`]).
+    pub query: bool,
 }
 
 /// Everything an overlay run sends.
@@ -221,8 +227,13 @@ pub enum Msg {
     Ring(RingIx, RingMsg),
     /// An application message (plain, or the request of an application RPC).
     App(AppEnvelope),
-    /// The substrate's acknowledgement of an application RPC request of system `sys`.
-    AppAck { sys: SysIx, call: Handle },
+    /// The substrate's acknowledgement of an application RPC request of system `sys` (`query`:
+    /// the request was a query's).
+    AppAck {
+        sys: SysIx,
+        call: Handle,
+        query: bool,
+    },
 }
 
 impl Message for Msg {
@@ -241,6 +252,23 @@ impl Message for Msg {
             Msg::Ring(_, m) => m.size_bytes(),
             Msg::App(e) => e.bytes,
             Msg::AppAck { .. } => HEADER_BYTES,
+        }
+    }
+
+    #[inline]
+    fn query_traffic(&self) -> bool {
+        match self {
+            Msg::Ring(
+                _,
+                RingMsg::Route {
+                    purpose: Purpose::App { .. },
+                    ..
+                }
+                | RingMsg::HopAck { app: true, .. },
+            ) => true,
+            Msg::Ring(..) => false,
+            Msg::App(e) => e.query,
+            Msg::AppAck { query, .. } => *query,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Bar charts: every bar labelled, its value on top.
 
-use super::{err, log_tick, register_font, style_for, tick, PALETTE};
+use super::{decade_floor, err, log_tick, register_font, style_for, tick, PALETTE};
 use anyhow::Result;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -27,10 +27,7 @@ where
         .fold(f64::MAX, f64::min)
         .min(top);
     let (y0, y1) = if log_y {
-        (
-            10f64.powf(low.log10().floor()),
-            10f64.powf((top * 3.0).log10().ceil()),
-        )
+        (decade_floor(low), 10f64.powf((top * 3.0).log10().ceil()))
     } else {
         (0.0, top * 1.18)
     };

@@ -1,7 +1,8 @@
 //! Line charts (panels in a grid, error bars) and CDFs.
 
 use super::{
-    draw_legend, err, legend_rows, log_tick, register_font, styles, tick, Axes, Panel, Series,
+    decade_floor, draw_legend, err, legend_rows, log_tick, register_font, styles, tick, Axes,
+    Panel, Series,
 };
 use anyhow::Result;
 use plotters::coord::Shift;
@@ -131,7 +132,7 @@ where
             )
         }
         (false, true) => {
-            let lo = 10f64.powf((pos(y0)).log10().floor());
+            let lo = decade_floor(pos(y0));
             let hi = 10f64.powf((y1.max(lo * 10.0)).log10().ceil());
             plot_on!(
                 chart
@@ -143,7 +144,7 @@ where
         }
         (true, false) => {
             let ypad = ((y1 - y0) * 0.06).max(1e-9);
-            let lo = 10f64.powf((pos(x0)).log10().floor());
+            let lo = decade_floor(pos(x0));
             let hi = 10f64.powf((x1.max(lo * 10.0)).log10().ceil());
             plot_on!(
                 chart
@@ -155,11 +156,11 @@ where
         }
         (true, true) => {
             let (xl, xh) = (
-                10f64.powf((pos(x0)).log10().floor()),
+                decade_floor(pos(x0)),
                 10f64.powf(x1.max(pos(x0) * 10.0).log10().ceil()),
             );
             let (yl, yh) = (
-                10f64.powf((pos(y0)).log10().floor()),
+                decade_floor(pos(y0)),
                 10f64.powf(y1.max(pos(y0) * 10.0).log10().ceil()),
             );
             plot_on!(

@@ -174,6 +174,13 @@ pub fn tick(v: f64) -> String {
     }
 }
 
+/// The power of ten at or below `v` (> 0), as the lower end of a log axis: nudged a hair below,
+/// because plotters' log key points start at `10^ceil(log10(start))`, which rounds past an exact
+/// 0.1 or 0.01 and would leave the axis's first decade unlabelled.
+pub(crate) fn decade_floor(v: f64) -> f64 {
+    10f64.powf(v.log10().floor()) * (1.0 - 1e-9)
+}
+
 /// A log-axis tick label: only powers of ten are labelled.
 pub(crate) fn log_tick(v: f64) -> String {
     let e = v.log10();

@@ -413,7 +413,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
     let most = if kind == QueryKind::Box {
         (8.0 * box_shape.0 * total).ceil() as usize
     } else {
-        range
+        spec.most_keys(world, range)?
     };
     let app = ChordBatch {
         keys,

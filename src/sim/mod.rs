@@ -182,6 +182,7 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
                     proto.on_lost(k, from, to, msg);
                     continue;
                 }
+                k.net.count_delivered(to, &msg);
                 proto.on_message(k, from, to, msg);
             }
             Event::Timer {

@@ -277,7 +277,7 @@ impl Ring {
     /// Handles a ring message (everything but `Route` and `App`, which the overlay dispatches).
     pub fn on_message(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: RingMsg) {
         match msg {
-            RingMsg::HopAck { rpc } => self.on_hop_ack(k, rpc),
+            RingMsg::HopAck { rpc, .. } => self.on_hop_ack(k, rpc),
             RingMsg::Found { purpose, owner, .. } => self.on_found(k, to, purpose, owner),
             RingMsg::GetSuccs { rpc } => {
                 let mut list = SuccList {

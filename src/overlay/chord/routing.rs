@@ -280,7 +280,8 @@ impl Ring {
         rpc: Handle,
         led: &mut Ledgers,
     ) -> Routed {
-        self.send(k, to, from, RingMsg::HopAck { rpc });
+        let app = matches!(purpose, Purpose::App { .. });
+        self.send(k, to, from, RingMsg::HopAck { rpc, app });
         Self::attribute(led, purpose, 1, 0);
         self.route(k, to, list, origin, hops, purpose, led)
     }

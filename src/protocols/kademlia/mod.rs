@@ -124,6 +124,12 @@ impl Message for Msg {
             Msg::Ping { .. } | Msg::Pong { .. } => HEADER,
         }
     }
+    fn query_traffic(&self) -> bool {
+        match *self {
+            Msg::Find { q, .. } | Msg::Nodes { q, .. } | Msg::Value { q, .. } => q != NO_QUERY,
+            Msg::Ping { .. } | Msg::Pong { .. } => false,
+        }
+    }
 }
 
 /// Kademlia's timers.

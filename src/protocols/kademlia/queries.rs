@@ -67,6 +67,7 @@ impl Kademlia {
         let q = self
             .ledger
             .open_at(k.net(), origin, now, self.kind.as_str(), n as u64);
+        self.ledger.set_warm(q, self.stream.last_warm());
         debug_assert_eq!(q as usize, self.reqs.len());
         self.reqs.push(Request {
             first,

@@ -160,8 +160,9 @@ pub struct Lead {
     replicas: usize,
     value_bytes: u32,
     deadlines: Vec<AppTimerHandle>,
-    /// The first key index of every query.
-    firsts: Vec<u64>,
+    /// The first key index and the number of keys of every query (a range's n may vary per
+    /// query: `range_keys_max`, prefix groups).
+    spans: Vec<(u64, u64)>,
     /// Box queries: (selectivity, most intervals).
     box_shape: (f64, usize),
     /// Box queries: each interval's key-index run `[a, b)` and its query; a lookup's tag is
@@ -232,7 +233,7 @@ impl Lead {
             }
             None => self.place.hash_at(first),
         };
-        self.firsts.push(first as u64);
+        self.spans.push((first as u64, d.n as u64));
         self.box_of.push((u32::MAX, 1));
         let r = ctx.lookup(RING, origin, target, 0, q);
         self.handle_routed(ctx, origin, r);
@@ -254,7 +255,7 @@ impl Lead {
         let (q, origin) = (d.query, d.origin);
         let h = ctx.set_timer(origin, self.deadline, LeadTimer::Deadline(q));
         self.deadlines.push(h);
-        self.firsts.push(d.first as u64);
+        self.spans.push((d.first as u64, d.n as u64));
         let runs = b.runs(keys.keys());
         self.box_of
             .push((self.boxes.len() as u32, runs.len() as u32));
@@ -306,11 +307,7 @@ impl RingApp for Lead {
         let q = d.query;
         let (first, end) = match tag {
             0 => {
-                let first = self.firsts[q as usize];
-                let n = match self.kind {
-                    QueryKind::Lookup => 1,
-                    _ => self.range as u64,
-                };
+                let (first, n) = self.spans[q as usize];
                 (first, first + n)
             }
             t => {
@@ -532,7 +529,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         replicas: timing.replicas,
         value_bytes: timing.value_bytes,
         deadlines: Vec::new(),
-        firsts: Vec::new(),
+        spans: Vec::new(),
         box_shape,
         runs: Vec::new(),
         box_of: Vec::new(),

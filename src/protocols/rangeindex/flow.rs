@@ -42,6 +42,7 @@ impl RangeIndex {
         let q = self
             .ledger
             .open_at(k.net(), origin, now, self.kind.as_str(), n as u64);
+        self.ledger.set_warm(q, self.stream.last_warm());
         let parts = (self.part_of(first), self.part_of(first + n - 1));
         self.reqs.push(Request {
             first,

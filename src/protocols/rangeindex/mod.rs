@@ -166,6 +166,9 @@ impl Message for Wire {
     fn size_bytes(&self) -> u32 {
         self.size
     }
+    fn query_traffic(&self) -> bool {
+        !matches!(self.msg, Msg::Heartbeat | Msg::Update)
+    }
 }
 
 /// Timers.
