@@ -19,6 +19,13 @@
 //!     seen.push((k.now(), ev));
 //! }
 //! assert_eq!(seen, vec![(5, "a"), (10, "b")]);
+//!
+//! // A reserved place: scheduled later, the event still runs before "y", which was scheduled
+//! // for the same time after the place was taken.
+//! let r = k.reserve_in(20);
+//! k.schedule_in(20, "y");
+//! k.schedule_reserved(r, "x");
+//! assert_eq!((k.pop_until(200), k.pop_until(200)), (Some("x"), Some("y")));
 //! ```
 
 pub mod queue;
@@ -27,6 +34,19 @@ pub mod time;
 pub use crate::ids::{HostId, PeerId, GLOBAL};
 use queue::{EventQueue, QueueEntry};
 pub use time::Time;
+
+/// A place in the event order, taken now, for an event that may never be scheduled: scheduled
+/// later with [`Kernel::schedule_reserved`], it runs exactly where it would have run had it been
+/// scheduled when the place was taken (same time, same insertion sequence). This is how a
+/// timeout that is almost always cancelled can stay out of the queue without changing the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Reservation {
+    time: Time,
+    seq: u64,
+}
+
+/// The sequence of a reservation beyond the horizon (never scheduled).
+const BEYOND: u64 = u64::MAX;
 
 /// A handle to cancel a scheduled event; stale handles (fired or cancelled) are harmless, and
 /// the default handle refers to no event (generations start at 1).
@@ -114,6 +134,35 @@ impl<E> Kernel<E> {
         let seq = self.seq;
         self.seq += 1;
         self.queue.push(QueueEntry { time, seq, slot });
+        TimerHandle { slot, generation }
+    }
+
+    /// Takes the place `delay` from now in the event order (see [`Reservation`]).
+    #[inline]
+    pub fn reserve_in(&mut self, delay: Time) -> Reservation {
+        let time = self.now.saturating_add(delay);
+        if time > queue::MAX_TIME {
+            self.beyond_horizon += 1;
+            return Reservation { time, seq: BEYOND };
+        }
+        let seq = self.seq;
+        self.seq += 1;
+        Reservation { time, seq }
+    }
+
+    /// Schedules `ev` in a reserved place (its time must not have passed).
+    #[inline]
+    pub fn schedule_reserved(&mut self, r: Reservation, ev: E) -> TimerHandle {
+        if r.seq == BEYOND {
+            return TimerHandle::default();
+        }
+        debug_assert!(r.time >= self.now, "a reservation scheduled after its time");
+        let (slot, generation) = self.alloc(ev);
+        self.queue.push(QueueEntry {
+            time: r.time,
+            seq: r.seq,
+            slot,
+        });
         TimerHandle { slot, generation }
     }
 

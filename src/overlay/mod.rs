@@ -157,10 +157,9 @@ impl Protocol for Overlay {
             Msg::Ring(r, m) => {
                 let ring = &mut self.rings[usize::from(r)];
                 if !ring.view.is_member(to) {
-                    // It left this ring: nobody there; the sender learns by its timeout.
-                    if let RingMsg::Route { list, rpc, .. } = m {
-                        ring.on_route_lost(list, rpc);
-                    }
+                    // It left this ring: nobody there; a caller learns by its timeout, and a
+                    // reply to a departed caller completes nothing.
+                    ring.unheard(k, m);
                     return;
                 }
                 match m {
@@ -218,12 +217,7 @@ impl Protocol for Overlay {
 
     fn on_lost(&mut self, k: &mut OverlaySim, _from: PeerId, _to: PeerId, msg: Msg) {
         match msg {
-            Msg::Ring(r, RingMsg::Route { list, rpc, .. }) => {
-                self.rings[usize::from(r)].on_route_lost(list, rpc)
-            }
-            Msg::Ring(r, RingMsg::Succs { list, .. }) => {
-                self.rings[usize::from(r)].on_succs_lost(list)
-            }
+            Msg::Ring(r, m) => self.rings[usize::from(r)].unheard(k, m),
             Msg::App(e) => {
                 let env = Self::env(k, &mut self.rings, &mut self.ledgers);
                 self.systems[usize::from(e.sys)].lost(env, e.sys, e);

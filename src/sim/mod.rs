@@ -29,6 +29,15 @@ pub enum Event<M, T> {
     Slice { index: u32 },
 }
 
+/// A timer whose place in the event order is taken but which is not scheduled yet
+/// ([`Sim::defer_timer`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeferredTimer {
+    at: crate::engine::Reservation,
+    peer: PeerId,
+    incarnation: u32,
+}
+
 /// What a protocol implements to run on a [`Sim`].
 pub trait Protocol {
     /// The messages it sends (a plain enum; see [`Message`]).
@@ -134,6 +143,36 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         let delay = self.net.one_way(from, to);
         self.kernel
             .schedule_in(delay, Event::Deliver { from, to, msg });
+    }
+
+    /// Takes the place of a timer of `peer` firing after `delay` without scheduling it: a
+    /// timeout that is only needed if its request goes unanswered
+    /// ([`Sim::set_deferred_timer`] schedules it in that place when it is).
+    #[inline]
+    pub fn defer_timer(&mut self, peer: PeerId, delay: Time) -> DeferredTimer {
+        DeferredTimer {
+            at: self.kernel.reserve_in(delay),
+            peer,
+            incarnation: self.net.incarnation(self.net.host_of(peer)),
+        }
+    }
+
+    /// Schedules a deferred timer in its reserved place, exactly as [`Sim::set_timer`] would
+    /// have when it was deferred (nothing when its peer's host has crashed since: it would be
+    /// void).
+    #[inline]
+    pub fn set_deferred_timer(&mut self, d: DeferredTimer, timer: T) -> TimerHandle {
+        if self.net.incarnation(self.net.host_of(d.peer)) != d.incarnation {
+            return TimerHandle::default();
+        }
+        self.kernel.schedule_reserved(
+            d.at,
+            Event::Timer {
+                peer: d.peer,
+                incarnation: d.incarnation,
+                timer,
+            },
+        )
     }
 
     /// Starts a timer for `peer` firing after `delay`; it is void if the peer's host crashes first.

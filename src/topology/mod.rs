@@ -23,6 +23,10 @@ pub const MATERIALIZE_MAX_HOSTS: usize = 4096;
 pub enum Backing {
     /// Row-major N x N RTTs in µs, one matrix per time slice.
     Matrix(Vec<Vec<u32>>),
+    /// A symmetric matrix stored as its upper triangle (pairs `i < j`, row by row), one per
+    /// time slice: half the bytes, so more of it stays in cache. [`Topology::new`] stores every
+    /// symmetric [`Backing::Matrix`] this way; the values are the same.
+    Triangle(Vec<Vec<u32>>),
     /// The synthetic PlanetLab-like model, evaluated per pair.
     PlanetLabLike(PlanetLabLike),
     /// Points in a square, evaluated per pair.
@@ -56,6 +60,19 @@ impl Topology {
             // The synthetic per-pair models are symmetric by construction.
             _ => true,
         };
+        let backing = match backing {
+            Backing::Matrix(slices) if symmetric && hosts > 1 => Backing::Triangle(
+                slices
+                    .iter()
+                    .map(|m| {
+                        (0..hosts)
+                            .flat_map(|a| m[a * hosts + a + 1..(a + 1) * hosts].iter().copied())
+                            .collect()
+                    })
+                    .collect(),
+            ),
+            other => other,
+        };
         Topology {
             description,
             hosts,
@@ -78,7 +95,7 @@ impl Topology {
     /// Number of time slices (1 for static models).
     pub fn slice_count(&self) -> usize {
         match &self.backing {
-            Backing::Matrix(s) => s.len(),
+            Backing::Matrix(s) | Backing::Triangle(s) => s.len(),
             _ => 1,
         }
     }
@@ -97,6 +114,19 @@ impl Topology {
     pub fn rtt_us(&self, slice: usize, a: HostId, b: HostId) -> Time {
         match &self.backing {
             Backing::Matrix(s) => Time::from(s[slice][a as usize * self.hosts + b as usize]),
+            Backing::Triangle(s) => {
+                let (i, j) = if a < b {
+                    (a as usize, b as usize)
+                } else {
+                    (b as usize, a as usize)
+                };
+                if i == j {
+                    return 0;
+                }
+                // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
+                let row = i * (2 * self.hosts - i - 1) / 2;
+                Time::from(s[slice][row + j - i - 1])
+            }
             Backing::PlanetLabLike(m) => m.rtt_us(a, b),
             Backing::Euclidean(m) => m.rtt_us(a, b),
             Backing::RandomSampling(m) => m.rtt_us(a, b),
@@ -105,7 +135,9 @@ impl Topology {
 
     /// Replaces an on-the-fly model by its matrix when the host count is small enough.
     pub fn materialized(self) -> Self {
-        if matches!(self.backing, Backing::Matrix(_)) || self.hosts > MATERIALIZE_MAX_HOSTS {
+        if matches!(self.backing, Backing::Matrix(_) | Backing::Triangle(_))
+            || self.hosts > MATERIALIZE_MAX_HOSTS
+        {
             return self;
         }
         let n = self.hosts;
@@ -117,9 +149,11 @@ impl Topology {
                 }
             }
         }
-        Topology {
-            backing: Backing::Matrix(vec![m]),
-            ..self
-        }
+        Topology::new(
+            self.description,
+            n,
+            Backing::Matrix(vec![m]),
+            self.slice_period,
+        )
     }
 }

@@ -10,7 +10,7 @@ use crate::ids::{HostId, PeerId};
 use crate::overlay::arena::Handle;
 use crate::overlay::id::RingId;
 use crate::overlay::id::{in_open, in_open_closed};
-use crate::overlay::wire::{RingMsg, RingTimer};
+use crate::overlay::wire::{RingMsg, RingTimer, Timer};
 use crate::overlay::RingInit;
 
 impl Ring {
@@ -55,18 +55,70 @@ impl Ring {
         to: PeerId,
         kind: RpcKind,
     ) -> Handle {
-        let timeout = self.rpc_timeout(k.net().rtt_peers(from, to));
+        let rtt = k.net().rtt_peers(from, to);
+        let timeout = self.rpc_timeout(rtt);
         let rpc = self.rpcs.insert(Rpc {
             from,
             to,
             timer: Default::default(),
+            deferred: None,
             kind,
         });
-        let timer = self.set_timer(k, from, timeout, RingTimer::Rpc(rpc));
-        if let Some(r) = self.rpcs.get_mut(rpc) {
-            r.timer = timer;
+        // Every ring request is answered the moment it arrives, so with fixed latencies the
+        // reply is back after exactly `rtt` unless the request or the reply is not heard (a
+        // crashed or departed peer). When `rtt < timeout`, the timeout can only matter in those
+        // cases: it keeps its place in the event order but stays out of the queue until one of
+        // them happens (most are cancelled, so most never enter it).
+        let certain = rtt < timeout && k.net().slice_period().is_none();
+        if certain {
+            let d = k.defer_timer(from, timeout);
+            if let Some(r) = self.rpcs.get_mut(rpc) {
+                r.deferred = Some(d);
+            }
+        } else {
+            let timer = self.set_timer(k, from, timeout, RingTimer::Rpc(rpc));
+            if let Some(r) = self.rpcs.get_mut(rpc) {
+                r.timer = timer;
+            }
         }
         rpc
+    }
+
+    /// A ring message that nobody heard: lost at a crashed host, or addressed to a peer that
+    /// left the ring. Its side storage is released, and the RPC it belongs to will time out.
+    pub fn unheard(&mut self, k: &mut OverlaySim, m: RingMsg) {
+        match m {
+            RingMsg::Route { list, rpc, .. } => {
+                self.on_route_lost(list, rpc);
+                self.unanswered(k, rpc);
+            }
+            RingMsg::Succs { list, rpc, .. } => {
+                self.on_succs_lost(list);
+                self.unanswered(k, rpc);
+            }
+            RingMsg::GetSuccs { rpc }
+            | RingMsg::Ping { rpc }
+            | RingMsg::Pong { rpc }
+            | RingMsg::KeyRequest { rpc, .. }
+            | RingMsg::KeyData { rpc, .. }
+            | RingMsg::HopAck { rpc, .. } => self.unanswered(k, rpc),
+            RingMsg::Found { .. }
+            | RingMsg::Notify
+            | RingMsg::NotifyPred
+            | RingMsg::LeaveToPred { .. }
+            | RingMsg::LeaveToSucc { .. } => {}
+        }
+    }
+
+    /// RPC `rpc`'s request or reply was not heard (lost at a crashed host, or addressed to a
+    /// peer that left the ring): its deferred timeout, if any, is scheduled in its place.
+    pub fn unanswered(&mut self, k: &mut OverlaySim, rpc: Handle) {
+        let id = self.id;
+        if let Some(r) = self.rpcs.get_mut(rpc) {
+            if let Some(d) = r.deferred.take() {
+                r.timer = k.set_deferred_timer(d, Timer::Ring(id, RingTimer::Rpc(rpc)));
+            }
+        }
     }
 
     fn complete(&mut self, k: &mut OverlaySim, rpc: Handle) -> Option<Rpc> {

@@ -59,6 +59,10 @@ struct Rpc {
     from: PeerId,
     to: PeerId,
     timer: crate::engine::TimerHandle,
+    /// The timeout's place in the event order while it is not scheduled: an RPC whose reply is
+    /// certain to beat its timeout once the callee has answered keeps its timeout out of the
+    /// queue, and [`Ring::unanswered`] schedules it if the request or the reply goes unheard.
+    deferred: Option<crate::sim::DeferredTimer>,
     kind: RpcKind,
 }
 
