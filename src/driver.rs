@@ -22,8 +22,12 @@ use std::sync::Arc;
 /// `workload`; each `[[systems]]` entry draws from `workload:<name>`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SystemSpec {
-    /// Name (the `system` column).
+    /// Name (unique in the run; the `system` column of the run's own CSVs).
     pub name: String,
+    /// The system it is one workload of (`[[systems]] group`, default: its name): members of a
+    /// group share protocol and tables, their data and rings, and a sweep's assembled CSVs name
+    /// them by the group (`[sweep] paired`).
+    pub group: String,
     /// Its protocol.
     pub protocol: String,
     /// Name of its random stream (arrivals, origins, per-query draws).
@@ -175,6 +179,9 @@ pub struct ProtocolOutput {
     pub counters: Counters,
     /// Events processed by the kernel.
     pub events: u64,
+    /// Of `events`, the replies settled at send time without a queue entry
+    /// ([`crate::sim::Sim::send_settled`]).
+    pub events_settled: u64,
     /// Protocol-specific per-run metrics (name, value), in a fixed order: run-wide ones (the
     /// ring's, or a single-system protocol's).
     pub metrics: Vec<(&'static str, f64)>,
@@ -391,6 +398,7 @@ pub fn drive_systems<P: Driven>(
         kinds,
         counters: k.net().counters().clone(),
         events: k.events_processed(),
+        events_settled: k.events_settled(),
         metrics,
         system_metrics,
         checks: proto.checks(world),

@@ -108,3 +108,54 @@ fn kernel_protocols_are_deterministic_under_churn() {
         );
     }
 }
+
+/// Replies settled at send time (hop acks, pongs, key data whose RPC timeout is deferred) are
+/// exact: the ring protocols under churn give the same bytes with settling on and off, and the
+/// settled path is taken. The churn makes replies race their receiver's crash (those must be
+/// queued: dropping that check, or settling past the end of a `run_until`, fails this test).
+#[test]
+fn settled_replies_change_no_byte() {
+    let paired = SMALL
+        .replace("seed = 5\n", "seed = 5\nprotocol = \"lead\"\n")
+        .replace(
+            "queries_per_s = 50",
+            "queries_per_s = 5\nrange_keys = 200\nrange_keys_max = 600",
+        )
+        + "[dataset]\nname = \"osmc64-like\"\nkeys = 200000\ncache = false\n"
+        + "[[systems]]\nname = \"LEAD\"\nprotocol = \"lead\"\n"
+        + "[[systems]]\nname = \"Batch(100)\"\nprotocol = \"chord-batch\"\n";
+    let marques = paired
+        .split("[[systems]]")
+        .next()
+        .unwrap()
+        .replace("protocol = \"lead\"", "protocol = \"marques\"");
+    for text in [paired, marques] {
+        let run = |on: bool| {
+            leadsim::sim::set_settling(on);
+            let m = Manifest::parse(&text, "settle.toml").unwrap();
+            let r = run_manifest(&m).unwrap();
+            leadsim::sim::set_settling(true);
+            r
+        };
+        let (on, off) = (run(true), run(false));
+        assert_eq!(
+            off.output.events_settled, 0,
+            "settling off must queue every reply"
+        );
+        assert!(
+            on.output.events_settled > on.output.events / 10,
+            "settling must take most acks: {} of {} events",
+            on.output.events_settled,
+            on.output.events
+        );
+        let ack = on.output.kinds.iter().position(|k| k == "hop_ack").unwrap();
+        let lost_acks = on.output.counters.lost[ack];
+        assert!(lost_acks > 0, "the churn must lose some hop acks");
+        assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
+        assert!(on.queries_csv() == off.queries_csv(), "queries.csv differs");
+        assert!(
+            on.queries_csv().len() > 20_000,
+            "the run must produce queries"
+        );
+    }
+}

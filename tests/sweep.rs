@@ -306,3 +306,132 @@ fn runs_of_two_protocols_assemble_into_aligned_columns() {
         }
     }
 }
+
+/// `[sweep] paired`: the values of a workload axis become systems of one run (a group per
+/// system, named after it in the assembled CSVs), on one ring: MARQUES's own ring is shared by
+/// its group, so adding a paired value adds queries, never maintenance.
+#[test]
+fn paired_axes_become_systems_of_one_run() {
+    let systems = "[[systems]]\nname = \"B50\"\nchord_batch = { batch_size = 50 }\n\
+                   [[systems]]\nname = \"LEAD\"\nprotocol = \"lead\"\n\
+                   [[systems]]\nname = \"MARQUES\"\nprotocol = \"marques\"\n";
+    let plan_with = |d: &Path, values: &str| {
+        let p = manifest(d, &format!(
+            "\"workload.range_keys\" = [{values}]\n\"overlay.vnodes\" = [1, 2]\npaired = [\"workload.range_keys\"]\n"
+        ));
+        let text = std::fs::read_to_string(&p)
+            .unwrap()
+            .replace("[sweep]", &format!("{systems}[sweep]"))
+            .replace("name = \"uniform\"", "name = \"osmc64-like\"");
+        std::fs::write(&p, text).unwrap();
+        SweepPlan::load(&p).unwrap()
+    };
+    let d = tempfile::tempdir().unwrap();
+    let plan = plan_with(d.path(), "100, 300");
+    assert_eq!(
+        plan.runs.len(),
+        6,
+        "2 vnode values x 3 replications; range_keys is paired"
+    );
+    let names: Vec<(&str, &str)> = (plan.runs[0].manifest.systems.iter())
+        .map(|s| (s.name.as_str(), s.group.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("B50 (range_keys=100)", "B50"),
+            ("B50 (range_keys=300)", "B50"),
+            ("LEAD (range_keys=100)", "LEAD"),
+            ("LEAD (range_keys=300)", "LEAD"),
+            ("MARQUES (range_keys=100)", "MARQUES"),
+            ("MARQUES (range_keys=300)", "MARQUES"),
+        ]
+    );
+    execute(&plan, &jobs(2)).unwrap();
+    assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
+    let read = |f: &str| {
+        let mut rdr = csv::Reader::from_path(plan.dir.join(f)).unwrap();
+        let head: Vec<String> = rdr.headers().unwrap().iter().map(str::to_string).collect();
+        let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+        (head, rows)
+    };
+    let (head, rows) = read("summary.csv");
+    let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+    assert_eq!(rows.len(), 36);
+    assert_eq!(
+        head[0], "workload.range_keys",
+        "the paired axis keeps its column"
+    );
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(&r[col("system")], ["B50", "LEAD", "MARQUES"][(i % 6) / 2]);
+        assert_eq!(&r[col("workload.range_keys")], ["100", "300"][i % 2]);
+        assert!(r[col("queries")].parse::<u32>().unwrap() > 20, "row {i}");
+    }
+    // Every query asked for its system's own n.
+    let (qhead, qrows) = read("queries.csv");
+    let (n, want) = (
+        qhead.iter().position(|h| h == "keys_requested").unwrap(),
+        qhead
+            .iter()
+            .position(|h| h == "workload.range_keys")
+            .unwrap(),
+    );
+    assert!(qrows.len() > 500);
+    assert!(qrows.iter().all(|q| q[n] == q[want]));
+    // One ring for the Chord-batch and LEAD groups, one for MARQUES's (not one per member).
+    let r = leadsim::experiment::run_manifest(&plan.runs[0].manifest).unwrap();
+    let rings: Vec<&str> = (r.output.checks.iter())
+        .filter(|c| c.detail.starts_with("ring "))
+        .map(|c| &c.detail[..6])
+        .collect();
+    assert_eq!(
+        rings,
+        ["ring 0", "ring 1"],
+        "MARQUES's group shares one ring"
+    );
+    let d1 = tempfile::tempdir().unwrap();
+    let one = plan_with(d1.path(), "100");
+    assert_eq!(
+        one.runs[0].seed, plan.runs[0].seed,
+        "a paired axis leaves the seed"
+    );
+    // Errors: a paired axis must be a workload key and a sweep axis.
+    for (axes, want) in [
+        (
+            "\"overlay.vnodes\" = [1, 2]\npaired = [\"overlay.vnodes\"]\n",
+            "only workload keys",
+        ),
+        (
+            "\"overlay.vnodes\" = [1, 2]\npaired = [\"workload.range_keys\"]\n",
+            "not a sweep axis",
+        ),
+    ] {
+        let e = format!(
+            "{:#}",
+            SweepPlan::load(&manifest(d.path(), axes)).unwrap_err()
+        );
+        assert!(e.contains(want), "{axes}: {e}");
+    }
+}
+
+/// The systems of a group may differ only in their workload.
+#[test]
+fn a_group_with_different_tables_is_refused() {
+    let text =
+        "protocol = \"chord-batch\"\n[dataset]\nname = \"uniform\"\nkeys = 1000\ncache = false\n\
+                [workload]\nrange_keys = 10\n\
+                [[systems]]\nname = \"a\"\ngroup = \"g\"\nchord_batch = { batch_size = 50 }\n\
+                [[systems]]\nname = \"b\"\ngroup = \"g\"\nchord_batch = { batch_size = 100 }\n";
+    let e = format!("{:#}", Manifest::parse(text, "g.toml").unwrap_err());
+    assert!(e.contains("differ only in their workload"), "{e}");
+    let same = text.replace("batch_size = 100", "batch_size = 50");
+    let m = Manifest::parse(
+        &same.replace(
+            "name = \"b\"\ngroup = \"g\"\n",
+            "name = \"b\"\ngroup = \"g\"\nworkload = { range_keys = 20 }\n",
+        ),
+        "g.toml",
+    )
+    .unwrap();
+    assert_eq!(m.systems[1].group, "g");
+}

@@ -467,6 +467,10 @@ pub fn main() -> Result<()> {
                 r.output.records.iter().map(Vec::len).sum::<usize>()
             );
             println!("events              {}", p.events);
+            println!(
+                "  settled at send   {} (replies that needed no queue entry)",
+                p.events_settled
+            );
             println!("simulation wall     {:.2} s", p.wall_s);
             println!("events/s            {:.2} M", p.events_per_s / 1e6);
             println!("total wall          {total:.2} s (inputs: topology, dataset, churn)");

@@ -5,7 +5,9 @@
 //! the union over all runs, in order of first appearance (runs of different protocols have
 //! different `msgs_<kind>` and metric columns; a run lacking a column leaves it empty). Every row
 //! starts with the parameters that vary across the assembled rows: the sweep axes in file order,
-//! then any other manifest or system key whose value differs (sorted), then `replication`.
+//! then any other manifest or system key whose value differs (sorted), then `replication`. The
+//! `system` column names a system's group (`[sweep] paired`: one row per value of the paired
+//! axes, each in its axis column).
 
 use super::cache::{run_key, status, Status};
 use super::sweep::{PlannedRun, SweepPlan};
@@ -209,7 +211,15 @@ fn combine(plan: &SweepPlan, tables: &[(&PlannedRun, Csv)]) -> Vec<u8> {
             }
             fields.push(r.replication.to_string());
             for c in &pos {
-                fields.push(csv_field(c.map_or("", |i| row[i].as_str())));
+                // A paired system's row carries its group's name (the value is its own column).
+                let v = match *c {
+                    Some(i) if Some(i) == sys_col => {
+                        system_of(r, &row[i]).map_or_else(|| row[i].clone(), |s| s.group)
+                    }
+                    Some(i) => row[i].clone(),
+                    None => String::new(),
+                };
+                fields.push(csv_field(&v));
             }
             out.push_str(&fields.join(","));
             out.push('\n');

@@ -71,6 +71,8 @@ pub struct Provenance {
     pub events: u64,
     /// Events per wall-clock second.
     pub events_per_s: f64,
+    /// Of `events`, the replies settled at send time, without a queue entry.
+    pub events_settled: u64,
     /// The code that produced the run (crate version, git commit, binary hash).
     pub code: String,
     /// The run's cache key (sweeps and figures; empty for `leadsim run`).
@@ -348,6 +350,7 @@ impl RunResult {
             wall_s: self.wall_s,
             events: self.output.events,
             events_per_s: self.output.events as f64 / self.wall_s.max(1e-9),
+            events_settled: self.output.events_settled,
             code: cache::code_fingerprint().to_string(),
             run_key: String::new(),
             facts: self.output.facts.iter().cloned().collect(),

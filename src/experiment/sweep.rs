@@ -9,11 +9,16 @@
 //! "topology.hosts" = [100, 490]
 //! "chord_batch.batch_size" = [100, 1000]   # last axis varies fastest
 //! common_seed = ["chord_batch.batch_size"] # optional: axes that leave the seed unchanged
+//! paired = ["workload.range_keys"]         # optional: workload axes run as systems of one run
 //! ```
 //! Each run's seed is derived from (master seed, its parameter values, replication), so adding an
 //! axis value never changes the other runs' seeds. Axes listed in `common_seed` are left out of
 //! that derivation (common random numbers: runs that differ only in such a setting see the same
-//! churn, origins and query keys). Every run writes its files into
+//! churn, origins and query keys). Axes listed in `paired` (workload keys only) do not multiply
+//! the runs: every system of a run is repeated once per value, as a member of a group named
+//! after it (`[[systems]] group`), so all values are measured on one churned ring at the cost
+//! of one ring; the assembled CSVs give each row its system's value and its group's name. Every
+//! run writes its files into
 //! `<output.dir>/runs/<index>-s<seed>/` with an index written last ([`super::cache`]): a run is
 //! reused only when its key (configuration, profile, inputs, code) matches and its files are
 //! intact. [`super::execute`] runs what is missing; [`super::assemble`] combines the runs'
@@ -29,7 +34,8 @@ use std::path::{Path, PathBuf};
 pub struct PlannedRun {
     /// Position in the sweep (run order).
     pub index: usize,
-    /// Axis values, as written in the CSVs (same order as the axes).
+    /// Axis values, as written in the CSVs (same order as the axes); a paired axis holds
+    /// `paired:<its values separated by |>` (its rows carry their systems' values).
     pub params: Vec<String>,
     /// Replication number (0-based).
     pub replication: u32,
@@ -51,6 +57,8 @@ impl PlannedRun {
 pub struct SweepPlan {
     /// Axis keys (dotted manifest keys), in file order.
     pub axes: Vec<String>,
+    /// The axes whose values are systems of one run rather than runs (`paired`).
+    pub paired: Vec<String>,
     /// Replications per parameter combination.
     pub replications: u32,
     /// The master seed.
@@ -125,19 +133,21 @@ impl SweepPlan {
         let mut master_seed = base.seed;
         let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
         let mut common: Vec<String> = Vec::new();
+        let mut paired: Vec<String> = Vec::new();
         for (k, v) in &sweep {
             match k.as_str() {
-                "common_seed" => {
+                "common_seed" | "paired" => {
                     let names = v.as_array().map(|a| {
                         a.iter()
                             .map(|x| x.as_str().map(str::to_string))
                             .collect::<Option<Vec<_>>>()
                     });
                     match names {
+                        Some(Some(n)) if k == "paired" => paired = n,
                         Some(Some(n)) => common = n,
                         _ => bail!(
-                            "{origin}:{}: sweep.common_seed must be a list of axis names",
-                            line_of("common_seed")
+                            "{origin}:{}: sweep.{k} must be a list of axis names",
+                            line_of(k)
                         ),
                     }
                 }
@@ -178,20 +188,53 @@ impl SweepPlan {
                 line_of("common_seed")
             );
         }
-        // Cartesian product, last axis innermost.
-        let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
-        for (_, values) in &axes {
-            combos = combos
-                .into_iter()
-                .flat_map(|c| (0..values.len()).map(move |i| [c.clone(), vec![i]].concat()))
-                .collect();
+        for p in &paired {
+            if !axes.iter().any(|(a, _)| a == p) {
+                bail!(
+                    "{origin}:{}: sweep.paired names {p:?}, which is not a sweep axis",
+                    line_of("paired")
+                );
+            }
+            if !p.starts_with("workload.") || p.matches('.').count() != 1 {
+                bail!("{origin}:{}: sweep.paired names {p:?}: only workload keys (\"workload.<key>\") can be paired, since they leave the ring, the churn and the data unchanged", line_of("paired"));
+            }
+            if common.contains(p) {
+                bail!(
+                    "{origin}:{}: sweep.paired and sweep.common_seed both name {p:?}: a paired axis never changes the seed",
+                    line_of("paired")
+                );
+            }
         }
+        // Cartesian products, last axis innermost: of the run axes, and of the paired ones.
+        let product = |which: &dyn Fn(&str) -> bool| {
+            let mut combos: Vec<Vec<usize>> = vec![Vec::new()];
+            for (a, values) in &axes {
+                let n = if which(a) { values.len() } else { 1 };
+                combos = combos
+                    .into_iter()
+                    .flat_map(|c| (0..n).map(move |i| [c.clone(), vec![i]].concat()))
+                    .collect();
+            }
+            combos
+        };
+        let is_paired = |a: &str| paired.iter().any(|p| p == a);
+        let combos = product(&|a| !is_paired(a));
+        let pairs = product(&|a| is_paired(a));
+
         let mut runs = Vec::new();
         for combo in &combos {
+            // A paired axis has no run value (each row takes its system's): `paired:v1|v2|...`.
             let params: Vec<String> = combo
                 .iter()
                 .zip(&axes)
-                .map(|(&i, (_, vals))| render(&vals[i]))
+                .map(|(&i, (a, vals))| {
+                    if is_paired(a) {
+                        let v: Vec<String> = vals.iter().map(render).collect();
+                        format!("paired:{}", v.join("|"))
+                    } else {
+                        render(&vals[i])
+                    }
+                })
                 .collect();
             let identity: String = axes
                 .iter()
@@ -202,14 +245,21 @@ impl SweepPlan {
             let seed_identity: String = axes
                 .iter()
                 .zip(&params)
-                .filter(|((k, _), _)| !common.contains(k))
+                .filter(|((k, _), _)| !common.contains(k) && !is_paired(k))
                 .map(|((k, _), v)| format!("{k}={v};"))
                 .collect::<Vec<_>>()
                 .concat();
             for r in 0..replications {
                 let mut t = table.clone();
                 for (&i, (k, vals)) in combo.iter().zip(&axes) {
-                    set_dotted(&mut t, k, vals[i].clone())?;
+                    if !is_paired(k) {
+                        set_dotted(&mut t, k, vals[i].clone())?;
+                    }
+                }
+                if !paired.is_empty() {
+                    pair_systems(&mut t, &base.protocol, &axes, &paired, &pairs).map_err(|e| {
+                        anyhow::anyhow!("{origin}:{}: sweep.paired: {e}", line_of("paired"))
+                    })?;
                 }
                 strip_foreign_tables(&mut t, &swept);
                 // TOML integers are i64: keep seeds in 63 bits.
@@ -230,6 +280,7 @@ impl SweepPlan {
         }
         Ok(SweepPlan {
             axes: axes.into_iter().map(|(k, _)| k).collect(),
+            paired,
             replications,
             master_seed,
             runs,
@@ -243,6 +294,66 @@ impl SweepPlan {
     pub fn shard(&self, i: usize, n: usize) -> Vec<&PlannedRun> {
         self.runs.iter().filter(|r| r.index % n == i - 1).collect()
     }
+}
+
+/// Replaces the `[[systems]]` of run table `t` (or its one implicit system) by one system per
+/// system and combination of paired values (`pairs` indexes every axis; non-paired ones at 0):
+/// named `<name> (<key>=<value>, ...)`, in the group `<name>`, with the values in its workload.
+fn pair_systems(
+    t: &mut toml::Table,
+    protocol: &str,
+    axes: &[(String, Vec<toml::Value>)],
+    paired: &[String],
+    pairs: &[Vec<usize>],
+) -> Result<()> {
+    let entries: Vec<toml::Table> = match t.get("systems").and_then(toml::Value::as_array) {
+        Some(a) => a.iter().filter_map(|e| e.as_table().cloned()).collect(),
+        None => {
+            let p = t.get("protocol").and_then(toml::Value::as_str);
+            let mut e = toml::Table::new();
+            e.insert(
+                "name".into(),
+                toml::Value::String(p.unwrap_or(protocol).into()),
+            );
+            vec![e]
+        }
+    };
+    let mut out = Vec::new();
+    for e in &entries {
+        let name = e.get("name").and_then(toml::Value::as_str).unwrap_or("");
+        if e.contains_key("group") {
+            bail!("systems entry \"{name}\" sets its own group; pairing makes the groups");
+        }
+        for combo in pairs {
+            let mut s = e.clone();
+            let mut label = Vec::new();
+            for (&i, (axis, vals)) in combo.iter().zip(axes) {
+                if !paired.contains(axis) {
+                    continue;
+                }
+                let key = axis.trim_start_matches("workload.");
+                let w = s
+                    .entry("workload")
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+                let Some(w) = w.as_table_mut() else {
+                    bail!("systems entry \"{name}\": workload is not a table");
+                };
+                if w.contains_key(key) {
+                    bail!("systems entry \"{name}\" sets {axis} itself; it cannot also be paired");
+                }
+                w.insert(key.to_string(), vals[i].clone());
+                label.push(format!("{key}={}", render(&vals[i])));
+            }
+            s.insert(
+                "name".into(),
+                toml::Value::String(format!("{name} ({})", label.join(", "))),
+            );
+            s.insert("group".into(), toml::Value::String(name.to_string()));
+            out.push(toml::Value::Table(s));
+        }
+    }
+    t.insert("systems".into(), toml::Value::Array(out));
+    Ok(())
 }
 
 /// Parses `--shard i/N`.

@@ -65,6 +65,7 @@ pub(super) fn resolve(
     let Some(raw) = top.get("systems") else {
         return Ok(vec![SystemSpec {
             name: m.protocol.clone(),
+            group: m.protocol.clone(),
             protocol: m.protocol.clone(),
             stream: "workload".into(),
             workload: m.workload.clone(),
@@ -109,6 +110,11 @@ pub(super) fn resolve(
         if out.iter().any(|s| s.name == name) {
             return Err(at(format!("name \"{name}\" is used twice")));
         }
+        let group = match t.get("group") {
+            None => name.clone(),
+            Some(toml::Value::String(g)) if !g.trim().is_empty() => g.clone(),
+            Some(_) => return Err(at("group must be a non-empty string".into())),
+        };
         let protocol = match t.get("protocol") {
             None => m.protocol.clone(),
             Some(toml::Value::String(p)) => p.clone(),
@@ -129,7 +135,7 @@ pub(super) fn resolve(
         }
         for key in t.keys() {
             let k = key.as_str();
-            if ["name", "protocol", "workload"].contains(&k)
+            if ["name", "group", "protocol", "workload"].contains(&k)
                 || entry.tables.iter().any(|d| d.name == k)
             {
                 continue;
@@ -140,7 +146,7 @@ pub(super) fn resolve(
                 )));
             }
             return Err(at(format!(
-                "unknown key `{k}`; an entry accepts name, protocol, workload and the tables of protocol \"{protocol}\""
+                "unknown key `{k}`; an entry accepts name, group, protocol, workload and the tables of protocol \"{protocol}\""
             )));
         }
         let mut w = table_of(top, "workload");
@@ -166,9 +172,22 @@ pub(super) fn resolve(
             let resolved = (d.resolve)(&standalone, d.name).map_err(|e| at(e.message))?;
             tables.insert(d.name.to_string(), resolved);
         }
+        if let Some(first) = out.iter().find(|s| s.group == group) {
+            if first.protocol != protocol || first.tables != tables {
+                return Err(at(format!(
+                    "group \"{group}\": \"{}\" and \"{name}\" differ in protocol or tables; the systems of a group differ only in their workload",
+                    first.name
+                )));
+            }
+        } else if out.iter().any(|s| s.name == group) {
+            return Err(at(format!(
+                "group \"{group}\" is the name of another system"
+            )));
+        }
         out.push(SystemSpec {
             stream: format!("workload:{name}"),
             name,
+            group,
             protocol,
             workload,
             tables,
@@ -187,6 +206,9 @@ pub(super) fn to_value(systems: &[SystemSpec]) -> Option<toml::Value> {
         .map(|s| {
             let mut t = toml::Table::new();
             t.insert("name".into(), toml::Value::String(s.name.clone()));
+            if s.group != s.name {
+                t.insert("group".into(), toml::Value::String(s.group.clone()));
+            }
             t.insert("protocol".into(), toml::Value::String(s.protocol.clone()));
             if let Ok(w) = toml::Table::try_from(&s.workload) {
                 t.insert("workload".into(), toml::Value::Table(w));

@@ -43,6 +43,8 @@ pub struct Overlay {
     pub ledgers: Vec<Ledger>,
     /// Ring consistency at the end of the simulated duration, per ring.
     pub reports: Vec<RingReport>,
+    /// Rings a group of systems shares, by key ([`Overlay::add_ring_keyed`]).
+    ring_keys: Vec<(String, RingIx)>,
 }
 
 impl Overlay {
@@ -55,6 +57,7 @@ impl Overlay {
             names: Vec::new(),
             ledgers: Vec::new(),
             reports: Vec::new(),
+            ring_keys: Vec::new(),
         }
     }
 
@@ -69,6 +72,26 @@ impl Overlay {
         assert_eq!(usize::from(ring.id), ix, "a ring carries its index");
         self.rings.push(ring);
         Ok(ix as RingIx)
+    }
+
+    /// The ring added under `key` by [`Overlay::add_ring_keyed`], if any.
+    pub fn keyed_ring(&self, key: &str) -> Option<RingIx> {
+        self.ring_keys
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|&(_, r)| r)
+    }
+
+    /// [`Overlay::add_ring`] under a key, so that later systems of the same group find it
+    /// ([`Overlay::keyed_ring`]) and share it instead of building their own.
+    pub fn add_ring_keyed(
+        &mut self,
+        key: String,
+        build: impl FnOnce(RingIx) -> Ring,
+    ) -> anyhow::Result<RingIx> {
+        let r = self.add_ring(build)?;
+        self.ring_keys.push((key, r));
+        Ok(r)
     }
 
     /// Adds a query system named `name`; returns its index.

@@ -22,7 +22,8 @@ pub struct SystemParts {
 pub type AddSystemFn = fn(&World, &SystemSpec, &mut Overlay) -> Result<SystemParts>;
 
 /// Runs `systems` (add function, spec, whether it brings its own rings): those without rings of
-/// their own share ring 0, every peer at its PeerHASH position; the others add theirs.
+/// their own share ring 0, every peer at its PeerHASH position; the others add theirs (one per
+/// group: [`Overlay::add_ring_keyed`]). Stored keys count once per group.
 pub fn run_systems(
     world: &World,
     systems: &[(AddSystemFn, &SystemSpec, bool)],
@@ -37,11 +38,14 @@ pub fn run_systems(
     let mut overlay = Overlay::new(rings);
     let mut arcs = Vec::new();
     let mut drains = Vec::new();
+    let mut groups: Vec<&str> = Vec::new();
     for (add, spec, own) in systems {
         let parts = add(world, spec, &mut overlay)?;
-        if !own {
+        // The members of a group store one copy of the data (they differ only in workload).
+        if !own && !groups.contains(&spec.group.as_str()) {
             arcs.push(parts.arc_keys);
         }
+        groups.push(&spec.group);
         drains.push(parts.drain);
     }
     if shared {

@@ -398,7 +398,7 @@ impl Ring {
                     self.set_successors(to, &list[..n]);
                 }
             }
-            RingMsg::Ping { rpc } => self.send(k, to, from, RingMsg::Pong { rpc }),
+            RingMsg::Ping { rpc } => self.reply(k, to, from, RingMsg::Pong { rpc }, rpc),
             RingMsg::Pong { rpc } => {
                 self.complete(k, rpc);
             }
@@ -409,7 +409,7 @@ impl Ring {
                 let bytes = (keys * per_key)
                     .min(u64::from(u32::MAX - crate::overlay::wire::HEADER_BYTES))
                     as u32;
-                self.send(k, to, from, RingMsg::KeyData { rpc, bytes });
+                self.reply(k, to, from, RingMsg::KeyData { rpc, bytes }, rpc);
             }
             RingMsg::KeyData { rpc, .. } => {
                 self.complete(k, rpc);

@@ -209,6 +209,18 @@ impl Ring {
         k.send(from, to, Msg::Ring(self.id, m));
     }
 
+    /// Sends `m`, the reply that completes RPC `rpc` and does nothing else (a hop ack, a pong,
+    /// key data). When the RPC's timeout is deferred, the reply is certain to arrive before it,
+    /// so the RPC is completed now and the reply settled without a queue entry where that is
+    /// exact ([`Sim::send_settled`]); otherwise it is sent and completes the RPC on arrival.
+    fn reply(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg, rpc: Handle) {
+        if self.rpcs.get(rpc).is_none_or(|r| r.deferred.is_none()) {
+            self.send(k, from, to, m);
+        } else if k.send_settled(from, to, Msg::Ring(self.id, m)) {
+            self.rpcs.remove(rpc);
+        }
+    }
+
     /// Starts a ring timer for `p`.
     #[inline]
     fn set_timer(

@@ -281,7 +281,7 @@ impl Ring {
         led: &mut Ledgers,
     ) -> Routed {
         let app = matches!(purpose, Purpose::App { .. });
-        self.send(k, to, from, RingMsg::HopAck { rpc, app });
+        self.reply(k, to, from, RingMsg::HopAck { rpc, app }, rpc);
         Self::attribute(led, purpose, 1, 0);
         self.route(k, to, list, origin, hops, purpose, led)
     }

@@ -637,7 +637,8 @@ fn widest_query(groups: &Groups, keys: &[u64], n: usize) -> u64 {
         .unwrap_or(0)
 }
 
-/// Adds one MARQUES system (settings and workload of `spec`) to a ring run, on a ring of its own.
+/// Adds one MARQUES system (settings and workload of `spec`) to a ring run, on a ring of its own
+/// (shared by the systems of its group).
 pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
     let cfg: MarquesConfig = spec.settings("marques")?;
     let timing = world.settings::<ChordConfig>("chord")?.timing()?;
@@ -687,18 +688,22 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
     members.sort_unstable();
     let arc_keys = ArcSums::new(&groups, &member_keys);
     let view = GlobalView::from_members(&members);
-    let stream = format!("marques:{}", spec.name);
-    let ring = overlay.add_ring(|ix| {
-        let mut r = Ring::new(
-            ix,
-            view,
-            timing,
-            world.seed,
-            Box::new(move |a, b| arc_keys.sum(a, b)),
-        );
-        r.set_stream(world.seed, &stream);
-        r
-    })?;
+    // The systems of a group (one per paired workload value) share one MARQUES ring.
+    let stream = format!("marques:{}", spec.group);
+    let ring = match overlay.keyed_ring(&stream) {
+        Some(r) => r,
+        None => overlay.add_ring_keyed(stream.clone(), |ix| {
+            let mut r = Ring::new(
+                ix,
+                view,
+                timing,
+                world.seed,
+                Box::new(move |a, b| arc_keys.sum(a, b)),
+            );
+            r.set_stream(world.seed, &stream);
+            r
+        })?,
+    };
     let app = Marques {
         ring,
         groups: Arc::new(groups),
