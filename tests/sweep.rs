@@ -395,7 +395,23 @@ fn paired_axes_become_systems_of_one_run() {
         one.runs[0].seed, plan.runs[0].seed,
         "a paired axis leaves the seed"
     );
-    // Errors: a paired axis must be a workload key and a sweep axis.
+    // Errors: a paired axis must be a workload key and a sweep axis, not also a common-seed
+    // axis, and no system may set it (or its group) itself.
+    let rk = "\"workload.range_keys\" = [10, 20]\n";
+    for (axes, want) in [
+        (format!("{rk}paired = [\"workload.range_keys\"]\ncommon_seed = [\"workload.range_keys\"]\n"), "both name"),
+        (format!("{rk}paired = [\"workload.range_keys\"]\n[[systems]]\nname = \"a\"\ngroup = \"g\"\n"), "sets its own group"),
+        (format!("{rk}paired = [\"workload.range_keys\"]\n[[systems]]\nname = \"a\"\nworkload = {{ range_keys = 5 }}\n"), "cannot also be paired"),
+    ] {
+        let text = std::fs::read_to_string(manifest(d.path(), "")).unwrap();
+        let (head, _) = text.split_once("[sweep]").unwrap();
+        let (sweep, systems) = axes.split_once("[[systems]]").map_or((axes.as_str(), ""), |(a, b)| (a, b));
+        let sys = if systems.is_empty() { String::new() } else { format!("[[systems]]{systems}") };
+        let p = d.path().join("bad.toml");
+        std::fs::write(&p, format!("{head}{sys}[sweep]\nreplications = 1\n{sweep}")).unwrap();
+        let e = format!("{:#}", SweepPlan::load(&p).unwrap_err());
+        assert!(e.contains(want), "{axes}: {e}");
+    }
     for (axes, want) in [
         (
             "\"overlay.vnodes\" = [1, 2]\npaired = [\"overlay.vnodes\"]\n",
@@ -424,6 +440,22 @@ fn a_group_with_different_tables_is_refused() {
                 [[systems]]\nname = \"b\"\ngroup = \"g\"\nchord_batch = { batch_size = 100 }\n";
     let e = format!("{:#}", Manifest::parse(text, "g.toml").unwrap_err());
     assert!(e.contains("differ only in their workload"), "{e}");
+    for (bad, want) in [
+        (
+            text.replace(
+                "group = \"g\"\nchord_batch = { batch_size = 50 }",
+                "group = \"\"\nchord_batch = { batch_size = 50 }",
+            ),
+            "non-empty",
+        ),
+        (
+            text.replace("name = \"b\"\ngroup = \"g\"", "name = \"b\"\ngroup = \"a\""),
+            "name of another system",
+        ),
+    ] {
+        let e = format!("{:#}", Manifest::parse(&bad, "g.toml").unwrap_err());
+        assert!(e.contains(want), "{e}");
+    }
     let same = text.replace("batch_size = 100", "batch_size = 50");
     let m = Manifest::parse(
         &same.replace(

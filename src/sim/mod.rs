@@ -191,13 +191,12 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         let delay = self.net.one_way(from, to);
         let arrival = self.kernel.now() + delay;
         let h = self.net.host_of(to);
+        self.net.count_sent(&msg);
         if !self.settling || arrival > self.horizon || self.next_churn[h as usize] <= arrival {
-            self.net.count_sent(&msg);
             self.kernel
                 .schedule_in(delay, Event::Deliver { from, to, msg });
             return false;
         }
-        self.net.count_sent(&msg);
         self.events_processed += 1;
         self.settled += 1;
         if self.net.is_host_up(h) {
