@@ -74,6 +74,8 @@ pub struct Network {
     local_us: Time,
     peer_host: Vec<HostId>,
     host_up: Vec<bool>,
+    /// Hosts currently up (kept with `host_up`: no scan per query).
+    hosts_up: usize,
     incarnation: Vec<u32>,
     slice: usize,
     counters: Counters,
@@ -102,6 +104,7 @@ impl Network {
             local_us,
             peer_host,
             host_up: vec![true; hosts],
+            hosts_up: hosts,
             incarnation: vec![0; hosts],
             slice: 0,
             counters: Counters::new(kinds),
@@ -148,12 +151,19 @@ impl Network {
         if !up && self.host_up[h as usize] {
             self.incarnation[h as usize] += 1;
         }
+        if self.host_up[h as usize] != up {
+            if up {
+                self.hosts_up += 1;
+            } else {
+                self.hosts_up -= 1;
+            }
+        }
         self.host_up[h as usize] = up;
     }
 
     /// Number of live hosts.
     pub fn live_hosts(&self) -> usize {
-        self.host_up.iter().filter(|&&u| u).count()
+        self.hosts_up
     }
 
     /// The round-trip time between two hosts under the current time slice.

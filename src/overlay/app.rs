@@ -415,12 +415,12 @@ impl<'a, A: RingApp> Ctx<'a, A> {
     /// A uniformly random live peer that has joined ring `r`, drawn from `rng`.
     pub fn random_joined_peer(&self, r: RingIx, rng: &mut SimRng) -> Option<PeerId> {
         let ring = self.ring(r);
-        let live = ring.view.live();
+        let live = ring.view.live_len();
         for _ in 0..1000 {
-            if live.is_empty() {
+            if live == 0 {
                 return None;
             }
-            let p = live[rng.below(live.len() as u64) as usize].1;
+            let p = ring.view.live_at(rng.below(live as u64) as usize).1;
             if ring.is_joined(p) && self.net().is_peer_up(p) {
                 return Some(p);
             }

@@ -45,11 +45,11 @@ impl RingReport {
 /// unreachable.
 pub fn check_ring(ring: &Ring, net: &Network) -> RingReport {
     let mut r = RingReport {
-        live: ring.view.live().len(),
+        live: ring.view.live_len(),
         ..Default::default()
     };
     let mut truth = Vec::new();
-    let live: Vec<_> = ring.view.live().iter().map(|&(_, p)| p).collect();
+    let live: Vec<_> = ring.view.live_iter().map(|(_, p)| p).collect();
     for &p in &live {
         ring.view.live_successors_of(p, 1, &mut truth);
         if !ring.is_joined(p) {
@@ -87,7 +87,7 @@ pub fn check_ring(ring: &Ring, net: &Network) -> RingReport {
         if ring
             .successors(p)
             .iter()
-            .any(|&q| q == NONE || ring.view.live().binary_search(&(ring.vid(q), q)).is_err())
+            .any(|&q| q == NONE || !ring.view.is_live(ring.vid(q), q))
         {
             r.dead_in_successor_list += 1;
         }

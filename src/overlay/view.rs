@@ -7,6 +7,7 @@
 //! Per-member state is indexed by a dense member index ([`GlobalView::ix`]).
 
 use super::id::{host_address, peer_hash, vnode_port, RingId};
+use super::liveset::LiveSet;
 use crate::ids::{HostId, PeerId};
 
 /// "Not a member".
@@ -26,8 +27,10 @@ pub struct GlobalView {
     identity: bool,
     /// Present members sorted by VID (data placement, replica sets).
     all: Vec<(RingId, PeerId)>,
-    /// Present members on live hosts, sorted by VID.
-    live: Vec<(RingId, PeerId)>,
+    /// Which positions of `all` are on live hosts (O(log n) per churn event).
+    alive: LiveSet,
+    /// Member indices of each host, in member-index order (churn touches only these).
+    of_host: Vec<Vec<u32>>,
 }
 
 /// PeerHASH positions for peers laid out as in [`crate::network::Network`]: host `h` runs
@@ -72,7 +75,8 @@ impl GlobalView {
             host: Vec::with_capacity(members.len()),
             present: Vec::with_capacity(members.len()),
             all: Vec::with_capacity(members.len()),
-            live: Vec::new(),
+            alive: LiveSet::default(),
+            of_host: Vec::new(),
             identity: true,
         };
         for &(p, h, id) in members {
@@ -80,7 +84,7 @@ impl GlobalView {
             v.all.push((id, p));
         }
         v.all.sort_unstable();
-        v.live = v.all.clone();
+        v.alive = LiveSet::new(v.all.len(), true);
         v
     }
 
@@ -95,6 +99,10 @@ impl GlobalView {
         self.vid.push(id);
         self.host.push(h);
         self.present.push(true);
+        if self.of_host.len() <= h as usize {
+            self.of_host.resize_with(h as usize + 1, Vec::new);
+        }
+        self.of_host[h as usize].push((self.member.len() - 1) as u32);
         self.member.len() - 1
     }
 
@@ -144,9 +152,37 @@ impl GlobalView {
         self.all.len()
     }
 
-    /// Live members, sorted by VID.
-    pub fn live(&self) -> &[(RingId, PeerId)] {
-        &self.live
+    /// Number of live members (present, on a live host).
+    pub fn live_len(&self) -> usize {
+        self.alive.count()
+    }
+
+    /// The `r`-th live member in VID order (`r < live_len()`), O(log n).
+    pub fn live_at(&self, r: usize) -> (RingId, PeerId) {
+        self.all[self.alive.select(r)]
+    }
+
+    /// Live members in VID order.
+    pub fn live_iter(&self) -> impl Iterator<Item = (RingId, PeerId)> + '_ {
+        (0..self.all.len())
+            .filter(|&i| self.alive.get(i))
+            .map(|i| self.all[i])
+    }
+
+    /// Whether `p` (at `vid`) is a live member.
+    pub fn is_live(&self, vid: RingId, p: PeerId) -> bool {
+        self.all
+            .binary_search(&(vid, p))
+            .is_ok_and(|at| self.alive.get(at))
+    }
+
+    /// Present members of host `h`, in member-index order.
+    pub fn members_of_host(&self, h: HostId) -> impl Iterator<Item = PeerId> + '_ {
+        let ixs = self.of_host.get(h as usize).map_or(&[][..], |v| &v[..]);
+        ixs.iter()
+            .map(|&i| i as usize)
+            .filter(|&i| self.present[i])
+            .map(|i| self.member[i])
     }
 
     /// All present members (live or not), sorted by VID.
@@ -168,12 +204,15 @@ impl GlobalView {
             _ => self.push_member(p, h, id),
         };
         let e = (id, p);
-        if let Err(at) = self.all.binary_search(&e) {
-            self.all.insert(at, e);
-        }
-        if live {
-            if let Err(at) = self.live.binary_search(&e) {
-                self.live.insert(at, e);
+        match self.all.binary_search(&e) {
+            Err(at) => {
+                self.all.insert(at, e);
+                self.alive.insert(at, live);
+            }
+            Ok(at) => {
+                if live {
+                    self.alive.set(at, true);
+                }
             }
         }
         i
@@ -189,29 +228,40 @@ impl GlobalView {
         let e = (self.vid[i], p);
         if let Ok(at) = self.all.binary_search(&e) {
             self.all.remove(at);
-        }
-        if let Ok(at) = self.live.binary_search(&e) {
-            self.live.remove(at);
+            self.alive.remove(at);
         }
     }
 
-    /// Marks every member of a host down (removes them from the live ring).
+    /// Marks every member of a host down (removes them from the live ring): O(members of the
+    /// host x log n).
     pub fn host_down(&mut self, h: HostId) {
-        let (host, index) = (&self.host, &self.index);
-        self.live
-            .retain(|&(_, p)| host[index[p as usize] as usize] != h);
+        self.set_host_live(h, false);
     }
 
-    /// Marks every present member of a host up again.
+    /// Marks every present member of a host up again: O(members of the host x log n).
     pub fn host_up(&mut self, h: HostId) {
-        for i in 0..self.member.len() {
-            if self.host[i] == h && self.present[i] {
-                let e = (self.vid[i], self.member[i]);
-                if let Err(at) = self.live.binary_search(&e) {
-                    self.live.insert(at, e);
+        self.set_host_live(h, true);
+    }
+
+    fn set_host_live(&mut self, h: HostId, live: bool) {
+        let Some(ixs) = self.of_host.get(h as usize) else {
+            return;
+        };
+        for &i in ixs {
+            let i = i as usize;
+            if self.present[i] {
+                if let Ok(at) = self.all.binary_search(&(self.vid[i], self.member[i])) {
+                    self.alive.set(at, live);
                 }
             }
         }
+    }
+
+    /// Position in `all` of the first live member whose VID is >= `id` (wrapping).
+    #[inline]
+    fn live_successor_pos(&self, id: RingId) -> Option<usize> {
+        self.alive
+            .next_live(self.all.partition_point(|&(v, _)| v < id))
     }
 
     /// Index in `ring` of the first peer whose VID is >= `id` (wrapping).
@@ -226,10 +276,7 @@ impl GlobalView {
 
     /// The live peer responsible for `id` (the first live VID >= id, wrapping).
     pub fn live_successor(&self, id: RingId) -> Option<PeerId> {
-        if self.live.is_empty() {
-            return None;
-        }
-        Some(self.live[Self::successor_index(&self.live, id)].1)
+        self.live_successor_pos(id).map(|at| self.all[at].1)
     }
 
     /// The present member responsible for `id` whether it is up or not (data placement).
@@ -243,27 +290,26 @@ impl GlobalView {
     /// The `k` live peers following peer `p`'s VID (excluding `p`), for successor lists.
     pub fn live_successors_of(&self, p: PeerId, k: usize, out: &mut Vec<PeerId>) {
         out.clear();
-        if self.live.is_empty() {
+        let Some(mut at) = self.live_successor_pos(self.vid(p).wrapping_add(1)) else {
             return;
-        }
-        let start = Self::successor_index(&self.live, self.vid(p).wrapping_add(1));
-        for j in 0..self.live.len().min(k + 1) {
-            let q = self.live[(start + j) % self.live.len()].1;
+        };
+        for _ in 0..self.live_len().min(k + 1) {
+            let q = self.all[at].1;
             if q != p && out.len() < k {
                 out.push(q);
             }
+            at = self.alive.next_live(at + 1).unwrap_or(at);
         }
     }
 
     /// The live predecessor of peer `p` (excluding `p`).
     pub fn live_predecessor_of(&self, p: PeerId) -> Option<PeerId> {
-        let n = self.live.len();
-        if n == 0 || (n == 1 && self.live[0].1 == p) {
+        let n = self.live_len();
+        if n == 0 || (n == 1 && self.live_at(0).1 == p) {
             return None;
         }
-        let i = self.live.partition_point(|&(v, _)| v < self.vid(p));
-        let j = (i + n - 1) % n;
-        Some(self.live[j].1)
+        let i = self.all.partition_point(|&(v, _)| v < self.vid(p));
+        self.alive.prev_live(i).map(|at| self.all[at].1)
     }
 
     /// Whether `p` is in the replica set of `id`: the first `replicas` present members clockwise
@@ -291,5 +337,67 @@ impl GlobalView {
             }
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GlobalView;
+    use crate::ids::{HostId, PeerId};
+
+    /// Crashes and returns keep every live-ring query equal to a scan of the members.
+    #[test]
+    fn churn_keeps_the_live_ring_exact() {
+        let hosts = 40usize;
+        let mut v = GlobalView::new(&vec![3u32; hosts]);
+        let mut up = vec![true; hosts];
+        let mut x: u64 = 99;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..300 {
+            let h = (rnd() % hosts as u64) as usize;
+            up[h] = !up[h];
+            if up[h] {
+                v.host_up(h as HostId);
+            } else {
+                v.host_down(h as HostId);
+            }
+            let mut truth: Vec<(u64, PeerId)> = v
+                .all()
+                .iter()
+                .copied()
+                .filter(|&(_, p)| up[v.host(p) as usize])
+                .collect();
+            truth.sort_unstable();
+            assert_eq!(v.live_iter().collect::<Vec<_>>(), truth);
+            assert_eq!(v.live_len(), truth.len());
+            if truth.is_empty() {
+                assert_eq!(v.live_successor(rnd()), None);
+                continue;
+            }
+            let r = (rnd() % truth.len() as u64) as usize;
+            assert_eq!(v.live_at(r), truth[r]);
+            let id = rnd();
+            let want = truth.iter().find(|e| e.0 >= id).unwrap_or(&truth[0]).1;
+            assert_eq!(v.live_successor(id), Some(want));
+            let p = truth[r].1;
+            let want_pred = if truth.len() == 1 {
+                None
+            } else {
+                Some(truth[(r + truth.len() - 1) % truth.len()].1)
+            };
+            assert_eq!(v.live_predecessor_of(p), want_pred);
+            let mut out = Vec::new();
+            v.live_successors_of(p, 4, &mut out);
+            let want_succ: Vec<PeerId> = (1..truth.len().min(5))
+                .map(|j| truth[(r + j) % truth.len()].1)
+                .collect();
+            assert_eq!(out, want_succ);
+            assert!(v.is_live(truth[r].0, p));
+        }
     }
 }

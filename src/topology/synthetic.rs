@@ -62,28 +62,33 @@ const SITE_EXTRA_MS: f64 = 0.15;
 /// The synthetic PlanetLab-like model: hosts in sites (1 + Poisson(1.1) hosts each), sites in five
 /// continental blobs, per-host access delays, per-pair noise and rare congested pairs.
 pub struct PlanetLabLike {
-    x: Vec<f64>,
-    y: Vec<f64>,
-    site: Vec<u32>,
-    access_ms: Vec<f64>,
+    /// One record per host, so that a pair's RTT reads two cache lines, not eight.
+    hosts: Vec<SyntheticHost>,
     pair_seed: u64,
+}
+
+/// A PlanetLab-like host: position, site and access delay.
+#[derive(Clone, Copy, Debug)]
+#[repr(align(32))]
+struct SyntheticHost {
+    x: f64,
+    y: f64,
+    access_ms: f64,
+    site: u32,
 }
 
 impl PlanetLabLike {
     /// Places `n` hosts using `rng`.
     pub fn generate(n: usize, rng: &mut SimRng) -> Self {
         let mut m = PlanetLabLike {
-            x: Vec::with_capacity(n),
-            y: Vec::with_capacity(n),
-            site: Vec::with_capacity(n),
-            access_ms: Vec::with_capacity(n),
+            hosts: Vec::with_capacity(n),
             pair_seed: rng.next_u64(),
         };
         let mut site = 0u32;
         // Regions of successive sites follow a golden-ratio sequence (random start): the regional
         // shares are met closely for every seed, which keeps the quantiles stable across seeds.
         let offset = rng.unit();
-        while m.x.len() < n {
+        while m.hosts.len() < n {
             let u = (offset + f64::from(site) * 0.618_033_988_749_894_9).fract();
             let mut acc = 0.0;
             let mut region = &REGIONS[REGIONS.len() - 1];
@@ -98,18 +103,20 @@ impl PlanetLabLike {
             let sy = region.centre.1 + region.spread * rng.normal();
             let size = 1 + poisson(rng, 1.1);
             for _ in 0..size {
-                if m.x.len() == n {
+                if m.hosts.len() == n {
                     break;
                 }
-                m.x.push(sx);
-                m.y.push(sy);
-                m.site.push(site);
-                m.access_ms.push(ACCESS_MEDIAN_MS * libm::exp(rng.normal()));
+                m.hosts.push(SyntheticHost {
+                    x: sx,
+                    y: sy,
+                    site,
+                    access_ms: ACCESS_MEDIAN_MS * libm::exp(rng.normal()),
+                });
             }
             site += 1;
         }
         let bad = rng.below(n as u64) as usize;
-        m.access_ms[bad] += BAD_HOST_EXTRA_MS;
+        m.hosts[bad].access_ms += BAD_HOST_EXTRA_MS;
         m
     }
 
@@ -122,11 +129,12 @@ impl PlanetLabLike {
             (b as usize, a as usize)
         };
         let h = mix2(self.pair_seed, ((i as u64) << 32) | j as u64);
-        let ms = if self.site[i] == self.site[j] {
+        let (p, q) = (&self.hosts[i], &self.hosts[j]);
+        let ms = if p.site == q.site {
             0.1 - SITE_EXTRA_MS * libm::log(1.0 - unit_from_bits(h))
         } else {
-            let d = libm::hypot(self.x[i] - self.x[j], self.y[i] - self.y[j]);
-            let base = d * STRETCH + BASE_MS + self.access_ms[i] + self.access_ms[j];
+            let d = libm::hypot(p.x - q.x, p.y - q.y);
+            let base = d * STRETCH + BASE_MS + p.access_ms + q.access_ms;
             let mut v = base * libm::exp(PAIR_NOISE_SIGMA * normal_from_hash(h));
             let h2 = mix2(h, 0x5EED);
             if unit_from_bits(h2) < SPIKE_SHARE {
@@ -154,8 +162,8 @@ fn poisson(rng: &mut SimRng, mean: f64) -> usize {
 
 /// Hosts uniform in the unit square; RTT = distance x scale, scaled so the median RTT is given.
 pub struct Euclidean {
-    x: Vec<f64>,
-    y: Vec<f64>,
+    /// (x, y) of each host, side by side (one cache line per host read).
+    xy: Vec<(f64, f64)>,
     scale_ms: f64,
 }
 
@@ -191,14 +199,15 @@ impl Euclidean {
                 1.0
             }
         };
-        Euclidean { x, y, scale_ms }
+        let xy = x.into_iter().zip(y).collect();
+        Euclidean { xy, scale_ms }
     }
 
     /// RTT between two hosts in µs.
     #[inline]
     pub fn rtt_us(&self, a: HostId, b: HostId) -> u64 {
-        let (a, b) = (a as usize, b as usize);
-        let ms = libm::hypot(self.x[a] - self.x[b], self.y[a] - self.y[b]) * self.scale_ms;
+        let ((xa, ya), (xb, yb)) = (self.xy[a as usize], self.xy[b as usize]);
+        let ms = libm::hypot(xa - xb, ya - yb) * self.scale_ms;
         (ms * 1000.0).round() as u64
     }
 }

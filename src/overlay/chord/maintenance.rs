@@ -57,9 +57,12 @@ impl Ring {
     ) -> Handle {
         let rtt = k.net().rtt_peers(from, to);
         let timeout = self.rpc_timeout(rtt);
+        let host = k.net().host_of(from);
         let rpc = self.rpcs.insert(Rpc {
             from,
             to,
+            host,
+            incarnation: k.net().incarnation(host),
             timer: Default::default(),
             deferred: None,
             kind,
@@ -89,7 +92,7 @@ impl Ring {
     pub fn unheard(&mut self, k: &mut OverlaySim, m: RingMsg) {
         match m {
             RingMsg::Route { list, rpc, .. } => {
-                self.on_route_lost(list, rpc);
+                self.on_route_lost(k, list, rpc);
                 self.unanswered(k, rpc);
             }
             RingMsg::Succs { list, rpc, .. } => {
@@ -114,7 +117,7 @@ impl Ring {
     /// peer that left the ring): its deferred timeout, if any, is scheduled in its place.
     pub fn unanswered(&mut self, k: &mut OverlaySim, rpc: Handle) {
         let id = self.id;
-        if let Some(r) = self.rpcs.get_mut(rpc) {
+        if let Some(r) = self.rpc_mut(k, rpc) {
             if let Some(d) = r.deferred.take() {
                 r.timer = k.set_deferred_timer(d, Timer::Ring(id, RingTimer::Rpc(rpc)));
             }
@@ -122,7 +125,7 @@ impl Ring {
     }
 
     fn complete(&mut self, k: &mut OverlaySim, rpc: Handle) -> Option<Rpc> {
-        let r = self.rpcs.remove(rpc)?;
+        let r = self.take_rpc(k, rpc)?;
         k.cancel(r.timer);
         Some(r)
     }
@@ -152,7 +155,7 @@ impl Ring {
                 self.fix_finger(k, p, led);
             }
             RingTimer::Rpc(h) => {
-                if let Some(r) = self.rpcs.remove(h) {
+                if let Some(r) = self.take_rpc(k, h) {
                     return self.on_rpc_timeout(k, r, led);
                 }
             }
@@ -263,12 +266,12 @@ impl Ring {
         let attempt = self.join_attempt[self.ix(p)];
         // A random live joined peer: a seeded random start in the live ring, then the first
         // joined peer from there (never a second ring while one exists).
-        let live = self.view.live().len();
+        let live = self.view.live_len();
         let mut bootstrap = NONE;
         if live > 0 {
             let start = self.rng.below(live as u64) as usize;
             for j in 0..live {
-                let q = self.view.live()[(start + j) % live].1;
+                let q = self.view.live_at((start + j) % live).1;
                 if q != p && self.joined[self.ix(q)] {
                     bootstrap = q;
                     break;
@@ -496,13 +499,15 @@ impl Ring {
     /// A host came back: its peers rejoin with empty routing state through the join protocol.
     pub fn host_up(&mut self, k: &mut OverlaySim, h: HostId) {
         self.view.host_up(h);
-        for p in self.members() {
-            if self.view.host(p) == h {
-                self.reset(p);
-                self.set_timer(k, p, 0, RingTimer::Join);
-                self.arm_periodic(k, p);
-            }
+        let mut peers = std::mem::take(&mut self.scratch_peers);
+        peers.clear();
+        peers.extend(self.view.members_of_host(h));
+        for &p in &peers {
+            self.reset(p);
+            self.set_timer(k, p, 0, RingTimer::Join);
+            self.arm_periodic(k, p);
         }
+        self.scratch_peers = peers;
     }
 }
 

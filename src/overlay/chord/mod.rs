@@ -58,6 +58,10 @@ enum RpcKind {
 struct Rpc {
     from: PeerId,
     to: PeerId,
+    /// The caller's host and its incarnation when the call was made: a crash of that host
+    /// voids the RPC (checked when the RPC is next looked at, see [`Ring::rpc_mut`]).
+    host: HostId,
+    incarnation: u32,
     timer: crate::engine::TimerHandle,
     /// The timeout's place in the event order while it is not scheduled: an RPC whose reply is
     /// certain to beat its timeout once the callee has answered keeps its timeout out of the
@@ -129,6 +133,7 @@ pub struct Ring {
     succ_lists: Arena<SuccList>,
     spare_lists: Vec<Vec<Target>>,
     scratch_buckets: Vec<(PeerId, Handle, u32)>,
+    scratch_peers: Vec<PeerId>,
     rng: SimRng,
     arc_keys: ArcKeys,
     /// What the ring did.
@@ -162,6 +167,7 @@ impl Ring {
             succ_lists: Arena::default(),
             spare_lists: Vec::new(),
             scratch_buckets: Vec::new(),
+            scratch_peers: Vec::new(),
             rng: stream,
             arc_keys,
             stats: RingStats::default(),
@@ -203,6 +209,31 @@ impl Ring {
         self.view.ix(p)
     }
 
+    /// The outstanding RPC behind `h`, unless its caller's host has crashed since the call.
+    /// A crash voids its hosts' RPCs lazily: the first look at a voided RPC drops it (and
+    /// the list it holds), which is what dropping them all at the crash did, without a scan of
+    /// every RPC in flight per crash.
+    fn rpc_mut(&mut self, k: &OverlaySim, h: Handle) -> Option<&mut Rpc> {
+        let r = self.rpcs.get(h)?;
+        if k.net().incarnation(r.host) != r.incarnation {
+            if let Some(Rpc {
+                kind: RpcKind::Hop { list: Some(l), .. },
+                ..
+            }) = self.rpcs.remove(h)
+            {
+                self.free_list(l);
+            }
+            return None;
+        }
+        self.rpcs.get_mut(h)
+    }
+
+    /// Removes and returns the outstanding RPC behind `h` (see [`Ring::rpc_mut`]).
+    fn take_rpc(&mut self, k: &OverlaySim, h: Handle) -> Option<Rpc> {
+        self.rpc_mut(k, h)?;
+        self.rpcs.remove(h)
+    }
+
     /// Sends a ring message tagged with this ring.
     #[inline]
     fn send(&self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg) {
@@ -214,7 +245,7 @@ impl Ring {
     /// so the RPC is completed now and the reply settled without a queue entry where that is
     /// exact ([`Sim::send_settled`]); otherwise it is sent and completes the RPC on arrival.
     fn reply(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg, rpc: Handle) {
-        if self.rpcs.get(rpc).is_none_or(|r| r.deferred.is_none()) {
+        if self.rpc_mut(k, rpc).is_none_or(|r| r.deferred.is_none()) {
             self.send(k, from, to, m);
         } else if k.send_settled(from, to, Msg::Ring(self.id, m)) {
             self.rpcs.remove(rpc);
@@ -398,7 +429,7 @@ impl Ring {
 
     /// Builds the converged ring from the global view of live peers (p2psim's `initstate`).
     pub fn build_converged(&mut self) {
-        let live: Vec<PeerId> = self.view.live().iter().map(|&(_, p)| p).collect();
+        let live: Vec<PeerId> = self.view.live_iter().map(|(_, p)| p).collect();
         let mut buf = Vec::new();
         for &p in &live {
             self.view
@@ -416,16 +447,10 @@ impl Ring {
         }
     }
 
-    /// Marks a host's members dead in the global view and drops their outstanding RPCs
-    /// (their timers are already void).
+    /// Marks a host's members dead in the global view. Their outstanding RPCs are void from
+    /// now on (the host's incarnation changed, see [`Ring::rpc_mut`]) and their timers too.
     pub fn host_down(&mut self, h: HostId) {
         self.view.host_down(h);
-        // Drop the RPCs of the dead host (rare event: a scan is fine).
-        let dead: Vec<Handle> = (self.rpcs.iter())
-            .filter(|(_, r)| self.view.host(r.from) == h)
-            .map(|(handle, _)| handle)
-            .collect();
-        self.drop_rpcs(dead);
     }
 
     /// The RPC timeout towards a peer: `rpc_timeout_rtts` x RTT, capped.

@@ -288,7 +288,7 @@ impl Ring {
 
     /// The next hop acknowledged: the hop RPC is complete.
     pub fn on_hop_ack(&mut self, k: &mut OverlaySim, rpc: Handle) {
-        if let Some(r) = self.rpcs.remove(rpc) {
+        if let Some(r) = self.take_rpc(k, rpc) {
             k.cancel(r.timer);
             if let RpcKind::Hop { list: Some(l), .. } = r.kind {
                 self.free_list(l); // (cannot happen: a returned list means the message was lost)
@@ -302,8 +302,8 @@ impl Ring {
     }
 
     /// A routed message was lost at a dead peer: the forwarder keeps the list for its retry.
-    pub fn on_route_lost(&mut self, list: Handle, rpc: Handle) {
-        match self.rpcs.get_mut(rpc) {
+    pub fn on_route_lost(&mut self, k: &OverlaySim, list: Handle, rpc: Handle) {
+        match self.rpc_mut(k, rpc) {
             Some(Rpc {
                 kind: RpcKind::Hop {
                     list: slot @ None, ..
