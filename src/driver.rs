@@ -182,6 +182,8 @@ pub struct ProtocolOutput {
     /// Of `events`, the replies settled at send time without a queue entry
     /// ([`crate::sim::Sim::send_settled`]).
     pub events_settled: u64,
+    /// Simulated time when the run ended: the duration plus the drain of unfinished queries.
+    pub ended_us: crate::engine::Time,
     /// Protocol-specific per-run metrics (name, value), in a fixed order: run-wide ones (the
     /// ring's, or a single-system protocol's).
     pub metrics: Vec<(&'static str, f64)>,
@@ -399,6 +401,7 @@ pub fn drive_systems<P: Driven>(
         counters: k.net().counters().clone(),
         events: k.events_processed(),
         events_settled: k.events_settled(),
+        ended_us: k.now(),
         metrics,
         system_metrics,
         checks: proto.checks(world),

@@ -106,3 +106,31 @@ fn bad_settings_are_explained() {
         assert!(err.contains(needle), "expected {needle:?} in {err}");
     }
 }
+
+/// `ended_s` covers the drain: a query still running at the end finishes before it.
+#[test]
+fn the_run_ends_after_its_last_query() {
+    let text = "seed = 3\nduration_s = 60\nprotocol = \"lead\"\n[topology]\nhosts = 20\n\
+                [overlay]\nvnodes = 1\n[dataset]\nname = \"osmc64-like\"\nkeys = 200000\n\
+                cache = false\n[workload]\nqueries_per_s = 20\nrange_keys = 150000\n";
+    let r = run(text);
+    let p = r.provenance();
+    let last = r
+        .output
+        .records
+        .iter()
+        .flatten()
+        .filter(|q| q.outcome == Outcome::Ok)
+        .map(|q| q.issued_us + q.latency_us)
+        .max()
+        .expect("some query finished");
+    assert!(
+        last > 60_000_000,
+        "no query ran past the end ({last} us): the test needs one"
+    );
+    assert!(
+        last as f64 / 1e6 <= p.ended_s,
+        "{last} us after {}",
+        p.ended_s
+    );
+}

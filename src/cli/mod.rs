@@ -461,7 +461,10 @@ pub fn main() -> Result<()> {
             let total = t.elapsed().as_secs_f64();
             let p = r.provenance();
             println!("manifest            {}", manifest.display());
-            println!("simulated           {} s", m.duration_s);
+            println!(
+                "simulated           {} s (ended at {:.3} s: drain of unfinished queries)",
+                m.duration_s, p.ended_s
+            );
             println!(
                 "queries             {}",
                 r.output.records.iter().map(Vec::len).sum::<usize>()

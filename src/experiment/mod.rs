@@ -65,6 +65,9 @@ pub struct Provenance {
     pub topology: String,
     /// Simulated seconds.
     pub simulated_s: f64,
+    /// Simulated time at which the run ended, in seconds: `simulated_s` plus the drain of the
+    /// queries still running at the end (per-second rates over the run divide by this).
+    pub ended_s: f64,
     /// Wall-clock seconds of the simulation (inputs excluded).
     pub wall_s: f64,
     /// Events processed.
@@ -347,6 +350,7 @@ impl RunResult {
             protocol: m.protocol.clone(),
             topology: serde_plain(&m.topology.kind),
             simulated_s: m.duration_s,
+            ended_s: self.output.ended_us as f64 / 1e6,
             wall_s: self.wall_s,
             events: self.output.events,
             events_per_s: self.output.events as f64 / self.wall_s.max(1e-9),
