@@ -2,16 +2,16 @@
 //! directory (index last), and report what was reused.
 
 use super::cache::{run_key, status, write_index, Status};
+use super::schedule;
 use super::sweep::{PlannedRun, SweepPlan};
 use super::{load_keys, run_with_inputs, DATASET_CACHE};
 use crate::data::KeySet;
-use anyhow::{Context, Result};
-use rayon::prelude::*;
+use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// How to execute a plan.
 #[derive(Clone, Debug, Default)]
@@ -37,6 +37,8 @@ pub struct ExecReport {
     pub stale: usize,
     /// Of the executed: finished before but with a missing or altered file.
     pub damaged: usize,
+    /// Simulation wall time of the executed runs, summed (milliseconds of one core each).
+    pub run_ms: u64,
 }
 
 impl std::fmt::Display for ExecReport {
@@ -59,76 +61,175 @@ impl std::fmt::Display for ExecReport {
 
 /// Runs the (shard of the) plan, reusing every run the cache can serve.
 pub fn execute(plan: &SweepPlan, opts: &Exec) -> Result<ExecReport> {
-    let selected: Vec<&PlannedRun> = match opts.shard {
-        Some((i, n)) => plan.shard(i, n),
-        None => plan.runs.iter().collect(),
-    };
-    let mut report = ExecReport::default();
-    let mut pending: Vec<(&PlannedRun, String)> = Vec::new();
-    for r in selected {
-        let key = run_key(plan, r)?;
-        let dir = plan.dir.join("runs").join(r.dir_name());
-        match (opts.rerun, status(&dir, &key)) {
-            (false, Status::Fresh) => report.reused += 1,
-            (_, s) => {
-                match s {
-                    Status::Stale => report.stale += 1,
-                    Status::Damaged(_) => report.damaged += 1,
-                    _ => {}
-                }
-                pending.push((r, key));
+    let mut reports = execute_all(&[plan], opts)?;
+    Ok(reports.remove(0))
+}
+
+/// A run to execute now.
+struct Job<'a> {
+    plan: usize,
+    run: &'a PlannedRun,
+    key: String,
+    expected_s: f64,
+}
+
+/// Datasets shared by the pending runs: each is loaded when a run first needs it and released
+/// when the last run that needs it has finished (so a figures run does not hold every dataset
+/// at once).
+struct Inputs {
+    /// Per dataset key: the loaded keys (outer `None`: not loaded; inner: the protocol needs
+    /// none) and how many pending runs still need them.
+    slots: BTreeMap<String, (Mutex<Loaded>, AtomicUsize)>,
+}
+
+/// A dataset slot: not loaded yet, or what [`load_keys`] returned.
+type Loaded = Option<Option<Arc<KeySet>>>;
+
+impl Inputs {
+    fn new<'a>(jobs: impl Iterator<Item = &'a PlannedRun>) -> Inputs {
+        let mut slots: BTreeMap<String, (Mutex<_>, AtomicUsize)> = BTreeMap::new();
+        for r in jobs {
+            let e = slots.entry(dataset_key(r)).or_default();
+            *e.1.get_mut() += 1;
+        }
+        Inputs { slots }
+    }
+
+    fn get(&self, r: &PlannedRun) -> Result<Option<Arc<KeySet>>> {
+        let (slot, _) = &self.slots[&dataset_key(r)];
+        let mut slot = slot.lock().map_err(|_| anyhow!("a run panicked"))?;
+        if slot.is_none() {
+            *slot = Some(load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
+        }
+        Ok(slot.clone().flatten())
+    }
+
+    fn release(&self, r: &PlannedRun) {
+        let (slot, left) = &self.slots[&dataset_key(r)];
+        if left.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Ok(mut s) = slot.lock() {
+                *s = None;
             }
         }
     }
-    // Shared read-only inputs: each distinct dataset is loaded once.
-    let mut datasets: BTreeMap<String, Option<Arc<KeySet>>> = BTreeMap::new();
-    for (r, _) in &pending {
-        let k = dataset_key(r);
-        if let std::collections::btree_map::Entry::Vacant(e) = datasets.entry(k) {
-            e.insert(load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
+}
+
+/// Runs the pending runs of several plans (each its shard, if `opts.shard`) in one pool of
+/// `opts.jobs` workers, longest expected first ([`super::schedule`]), and reports per plan.
+/// Which worker runs what, and in which order runs finish, changes no output.
+pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>> {
+    let mut reports = vec![ExecReport::default(); plans.len()];
+    let mut pending: Vec<Job> = Vec::new();
+    for (pi, plan) in plans.iter().enumerate() {
+        let selected: Vec<&PlannedRun> = match opts.shard {
+            Some((i, n)) => plan.shard(i, n),
+            None => plan.runs.iter().collect(),
+        };
+        let report = &mut reports[pi];
+        for r in selected {
+            let key = run_key(plan, r)?;
+            let dir = plan.dir.join("runs").join(r.dir_name());
+            match (opts.rerun, status(&dir, &key)) {
+                (false, Status::Fresh) => report.reused += 1,
+                (_, s) => {
+                    match s {
+                        Status::Stale => report.stale += 1,
+                        Status::Damaged(_) => report.damaged += 1,
+                        _ => {}
+                    }
+                    let expected_s = schedule::expected_s(r, &dir);
+                    pending.push(Job {
+                        plan: pi,
+                        run: r,
+                        key,
+                        expected_s,
+                    });
+                    report.executed += 1;
+                }
+            }
         }
     }
+    // Longest first; ties keep plan and run order.
+    pending.sort_by(|a, b| b.expected_s.total_cmp(&a.expected_s));
+    let inputs = Inputs::new(pending.iter().map(|j| j.run));
     let total = pending.len();
+    let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
+    let busy_ms: Vec<AtomicU64> = plans.iter().map(|_| AtomicU64::new(0)).collect();
+    let failed: Mutex<Option<anyhow::Error>> = Mutex::new(None);
     let tty = std::io::stderr().is_terminal();
     let start = std::time::Instant::now();
+    let workers = opts.jobs.max(1).min(total.max(1));
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.jobs.max(1))
+        .num_threads(workers)
         .build()?;
+    let one = |job: &Job| -> Result<()> {
+        let (plan, r) = (plans[job.plan], job.run);
+        let m = &r.manifest;
+        let topology = Arc::new(m.topology.build(m.seed)?);
+        let keys = inputs.get(r)?;
+        let result = run_with_inputs(m, topology, keys).with_context(|| {
+            format!(
+                "{}: run {} ({})",
+                plan.dir.display(),
+                r.index,
+                r.params.join(", ")
+            )
+        })?;
+        inputs.release(r);
+        let out = plan.dir.join("runs").join(r.dir_name());
+        if out.exists() {
+            std::fs::remove_dir_all(&out)
+                .with_context(|| format!("cannot clear {}", out.display()))?;
+        }
+        let files = result.write_with(&out, &plan.code, &job.key)?;
+        write_index(&out, &job.key, &plan.code, &files)?;
+        let p = result.provenance();
+        busy_ms[job.plan].fetch_add((p.wall_s * 1e3) as u64, Ordering::SeqCst);
+        let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
+        if tty {
+            let el = start.elapsed().as_secs_f64();
+            eprint!(
+                "\r{}[{k}/{total}] {} run {} done in {:.1} s ({:.1} M events/s); elapsed {el:.0} s   ",
+                if opts.label.is_empty() { String::new() } else { format!("{}: ", opts.label) },
+                plan.dir.display(),
+                r.index,
+                p.wall_s,
+                p.events_per_s / 1e6
+            );
+        }
+        Ok(())
+    };
+    // Each worker takes the next job in order until none is left or one failed; a run's own
+    // parallel work (rayon) stays inside the same `jobs` threads.
     pool.install(|| {
-        pending.par_iter().try_for_each(|(r, key)| -> Result<()> {
-            let m = &r.manifest;
-            let topology = Arc::new(m.topology.build(m.seed)?);
-            let result = run_with_inputs(m, topology, datasets[&dataset_key(r)].clone())
-                .with_context(|| format!("run {} ({})", r.index, r.params.join(", ")))?;
-            let out = plan.dir.join("runs").join(r.dir_name());
-            if out.exists() {
-                std::fs::remove_dir_all(&out)
-                    .with_context(|| format!("cannot clear {}", out.display()))?;
+        rayon::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|_| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= total || failed.lock().map_or(true, |f| f.is_some()) {
+                        break;
+                    }
+                    if let Err(e) = one(&pending[i]) {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                        break;
+                    }
+                });
             }
-            let files = result.write_with(&out, &plan.code, key)?;
-            write_index(&out, key, &plan.code, &files)?;
-            let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
-            if tty {
-                let el = start.elapsed().as_secs_f64();
-                let eta = el / k as f64 * (total - k) as f64;
-                let p = result.provenance();
-                eprint!(
-                    "\r{}[{k}/{total}] run {} done in {:.1} s ({:.1} M events/s); elapsed {el:.0} s, ETA {eta:.0} s   ",
-                    if opts.label.is_empty() { String::new() } else { format!("{}: ", opts.label) },
-                    r.index,
-                    p.wall_s,
-                    p.events_per_s / 1e6
-                );
-            }
-            Ok(())
         })
-    })?;
+    });
+    if let Some(e) = failed.into_inner().map_err(|_| anyhow!("a run panicked"))? {
+        return Err(e);
+    }
     if tty && total > 0 {
         eprintln!();
     }
-    report.executed = total;
-    Ok(report)
+    for (r, ms) in reports.iter_mut().zip(&busy_ms) {
+        r.run_ms = ms.load(Ordering::SeqCst);
+    }
+    Ok(reports)
 }
 
 fn dataset_key(r: &PlannedRun) -> String {

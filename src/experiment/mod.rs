@@ -11,10 +11,11 @@
 pub mod assemble;
 pub mod cache;
 pub mod execute;
+pub mod schedule;
 pub mod sweep;
 
 pub use assemble::assemble;
-pub use execute::{execute, Exec, ExecReport};
+pub use execute::{execute, execute_all, Exec, ExecReport};
 
 use crate::churn::ChurnSchedule;
 use crate::data::KeySet;

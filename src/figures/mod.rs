@@ -16,7 +16,7 @@ pub mod verdict;
 
 use crate::experiment::cache::code_fingerprint;
 use crate::experiment::sweep::SweepPlan;
-use crate::experiment::{assemble, execute, Exec};
+use crate::experiment::{assemble, execute_all, Exec};
 use crate::learned::eval::{evaluate, to_csv_deterministic, EvalConfig};
 use crate::learned::ModelSpec;
 use crate::output::write_atomic;
@@ -28,6 +28,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use verdict::{check, Verdict};
+
+/// Manifest overrides of a figure's source (key, value).
+type Overrides = Vec<(String, toml::Value)>;
 
 /// The figure spec file.
 pub const SPEC_FILE: &str = "experiments/figures.toml";
@@ -47,7 +50,10 @@ struct Outcome {
     measured: String,
     verdicts: Vec<Verdict>,
     pending: Option<String>,
+    /// Wall time of the figure's own work (model evaluation, assembly, rendering).
     wall_s: f64,
+    /// Simulation wall time of its runs executed now, summed over runs (one core each).
+    run_s: f64,
     cache: String,
 }
 
@@ -67,22 +73,6 @@ fn overrides(file: &FiguresFile, fig: &FigureSpec, profile: Profile) -> Vec<(Str
     let mut o: BTreeMap<String, toml::Value> = file.quick.clone();
     o.extend(fig.quick.clone());
     o.into_iter().collect()
-}
-
-/// Runs (or serves from the cache) a sweep source and returns its output directory.
-fn sweep_source(
-    path: &Path,
-    over: &[(String, toml::Value)],
-    profile: Profile,
-    opts: &Exec,
-) -> Result<(PathBuf, String)> {
-    let refs: Vec<(&str, toml::Value)> =
-        over.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
-    let mut plan = SweepPlan::load_with(path, &refs)?;
-    plan.profile = format!("{profile:?}");
-    let report = execute(&plan, opts)?;
-    assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
-    Ok((plan.dir.clone(), report.to_string()))
 }
 
 /// Evaluates a model-eval source into a table.
@@ -133,10 +123,41 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
     let results = Path::new("results");
     std::fs::create_dir_all(results)?;
     let start = Instant::now();
-    let mut outcomes = Vec::new();
-    // Sources shared by several figures (Figs 7 and 8) run once.
-    let mut done: BTreeMap<String, (PathBuf, String)> = BTreeMap::new();
     let selected: Vec<&FigureSpec> = file.figures.iter().filter(|f| want(&f.id)).collect();
+    // Every sweep source first, once each (Figs 7 and 8 share one), and all their runs in one
+    // pool, longest first: no core waits for a figure's last run while others could start.
+    let source_key = |fig: &FigureSpec| -> Option<(String, PathBuf, Overrides)> {
+        let source = fig.source.as_ref().filter(|_| fig.data != Data::Eval)?;
+        let path = Path::new("experiments").join(source);
+        let over = overrides(&file, fig, profile);
+        Some((format!("{}|{over:?}", path.display()), path, over))
+    };
+    let mut plans: BTreeMap<String, usize> = BTreeMap::new();
+    let mut plan_list: Vec<SweepPlan> = Vec::new();
+    for fig in &selected {
+        if let Some((key, path, over)) = source_key(fig) {
+            if let std::collections::btree_map::Entry::Vacant(e) = plans.entry(key) {
+                let refs: Vec<(&str, toml::Value)> =
+                    over.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+                let mut plan = SweepPlan::load_with(&path, &refs)
+                    .with_context(|| format!("figure {} ({SPEC_FILE})", fig.id))?;
+                plan.profile = format!("{profile:?}");
+                e.insert(plan_list.len());
+                plan_list.push(plan);
+            }
+        }
+    }
+    let opts = Exec {
+        jobs,
+        rerun,
+        label: "figures".into(),
+        ..Default::default()
+    };
+    let refs: Vec<&SweepPlan> = plan_list.iter().collect();
+    let reports = execute_all(&refs, &opts)?;
+    let runs_wall = start.elapsed().as_secs_f64();
+    let mut assembled = vec![false; plan_list.len()];
+    let mut outcomes = Vec::new();
     for (i, fig) in selected.iter().enumerate() {
         let t = Instant::now();
         eprintln!("[{}/{}] {}: {}", i + 1, selected.len(), fig.id, fig.what);
@@ -147,36 +168,38 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
                 verdicts: Vec::new(),
                 pending: fig.pending.clone(),
                 wall_s: 0.0,
+                run_s: 0.0,
                 cache: String::new(),
             });
             continue;
         };
-        let path = Path::new("experiments").join(source);
-        let over = overrides(&file, fig, profile);
-        let (table, cache) = if fig.data == Data::Eval {
-            (
-                eval_source(&path, &over, profile)?,
-                "evaluated now".to_string(),
-            )
-        } else {
-            let key = format!("{}|{over:?}", path.display());
-            if !done.contains_key(&key) {
-                let opts = Exec {
-                    jobs,
-                    rerun,
-                    label: fig.id.clone(),
-                    ..Default::default()
-                };
-                done.insert(key.clone(), sweep_source(&path, &over, profile, &opts)?);
+        let mut run_s = 0.0;
+        let (table, cache) = match source_key(fig) {
+            None => {
+                let path = Path::new("experiments").join(source);
+                let over = overrides(&file, fig, profile);
+                (
+                    eval_source(&path, &over, profile)?,
+                    "evaluated now".to_string(),
+                )
             }
-            let (dir, report) = &done[&key];
-            let csv = dir.join(match fig.data {
-                Data::Summary => "summary.csv",
-                Data::Queries => "queries.csv",
-                Data::Series => "series.csv",
-                _ => "hosts.csv",
-            });
-            (Table::read(&csv)?, report.clone())
+            Some((key, _, _)) => {
+                let pi = plans[&key];
+                let plan = &plan_list[pi];
+                if !assembled[pi] {
+                    // The first figure of a source carries its runs' time.
+                    assemble(plan, std::slice::from_ref(&plan.dir), &plan.dir)?;
+                    assembled[pi] = true;
+                    run_s = reports[pi].run_ms as f64 / 1e3;
+                }
+                let csv = plan.dir.join(match fig.data {
+                    Data::Summary => "summary.csv",
+                    Data::Queries => "queries.csv",
+                    Data::Series => "series.csv",
+                    _ => "hosts.csv",
+                });
+                (Table::read(&csv)?, reports[pi].to_string())
+            }
         };
         let measured = render(fig, &table, results)
             .with_context(|| format!("figure {} ({SPEC_FILE})", fig.id))?;
@@ -186,6 +209,7 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
             verdicts: fig.verdicts.iter().map(|v| check(v, &measured)).collect(),
             pending: None,
             wall_s: t.elapsed().as_secs_f64(),
+            run_s,
             cache,
         });
     }
@@ -195,11 +219,15 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
     } else {
         print!("{report}");
     }
-    eprintln!("\n{:<8} {:>8}  verdict; runs", "figure", "wall s");
+    eprintln!(
+        "\n{:<18} {:>8} {:>8}  verdict; runs",
+        "figure", "runs s", "own s"
+    );
     for o in &outcomes {
         eprintln!(
-            "{:<8} {:>8.1}  {}{}",
+            "{:<18} {:>8.1} {:>8.1}  {}{}",
             o.spec.id,
+            o.run_s,
             o.wall_s,
             summary_verdict(o),
             if o.cache.is_empty() {
@@ -210,9 +238,17 @@ pub fn run(profile: Profile, only: Option<Vec<String>>, jobs: usize, rerun: bool
         );
     }
     eprintln!(
-        "{} figure(s) in {:.0} s{}",
+        "runs s: simulation wall of the figure's runs executed now, summed (one core each; a \
+         source shared by several figures counts at its first); own s: the figure's model \
+         evaluation, assembly and rendering"
+    );
+    eprintln!(
+        "{} figure(s) in {:.0} s ({:.0} s running the {} sweep source(s) on {} worker(s)){}",
         outcomes.len(),
         start.elapsed().as_secs_f64(),
+        runs_wall,
+        plan_list.len(),
+        jobs.max(1),
         if only.is_none() {
             "; results/REPORT.md written"
         } else {

@@ -57,10 +57,29 @@ pub fn vnode_port(v: u32) -> u16 {
 
 /// Chord's KeyHASH: the first 8 bytes of SHA-1 over the key's 8 little-endian bytes
 /// (a uniform 64-bit hash that destroys key order: what makes Chord's ranges expensive).
+///
+/// An 8-byte message is one padded SHA-1 block, compressed directly (the same digest as
+/// [`sha1_id`] without the streaming buffer and finalisation: a consolidated batch hashes every
+/// key it asks for).
 #[inline]
 pub fn key_hash(key: u64) -> RingId {
-    sha1_id(&key.to_le_bytes())
+    let mut block = [0u8; 64];
+    block[..8].copy_from_slice(&key.to_le_bytes());
+    block[8] = 0x80; // the padding bit after the message
+    block[56..].copy_from_slice(&64u64.to_be_bytes()); // the message length in bits
+    let mut state = SHA1_INIT;
+    sha1::compress(&mut state, &[block.into()]);
+    (u64::from(state[0]) << 32) | u64::from(state[1])
 }
+
+/// SHA-1's initial state (FIPS 180-4, 5.3.1).
+const SHA1_INIT: [u32; 5] = [
+    0x6745_2301,
+    0xEFCD_AB89,
+    0x98BA_DCFE,
+    0x1032_5476,
+    0xC3D2_E1F0,
+];
 
 #[cfg(test)]
 mod tests {
@@ -84,6 +103,13 @@ mod tests {
         // SHA-1("10.0.0.1:4000") starts with these 8 bytes (checked with Python's hashlib).
         assert_eq!(peer_hash(&host_address(1), vnode_port(0)), PEER_GOLDEN);
         assert_ne!(key_hash(1), key_hash(2));
+        // The one-block shortcut is SHA-1 itself.
+        for k in [0, 1, 2, 255, 1 << 40, u64::MAX, 0x0123_4567_89AB_CDEF] {
+            assert_eq!(key_hash(k), sha1_id(&k.to_le_bytes()), "key {k}");
+        }
+        // SHA-1 of the 8 bytes 01 00 00 00 00 00 00 00 (Python's hashlib).
+        assert_eq!(key_hash(1), KEY1_GOLDEN);
     }
     const PEER_GOLDEN: u64 = 3_118_096_593_553_434_760;
+    const KEY1_GOLDEN: u64 = 4_442_975_727_842_628_419;
 }

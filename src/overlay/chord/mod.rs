@@ -14,6 +14,7 @@
 
 pub mod config;
 mod maintenance;
+pub mod nexthop;
 pub mod routing;
 
 use super::arena::{Arena, Handle};
@@ -133,6 +134,7 @@ pub struct Ring {
     succ_lists: Arena<SuccList>,
     spare_lists: Vec<Vec<Target>>,
     scratch_buckets: Vec<(PeerId, Handle, u32)>,
+    scratch_hops: nexthop::HopTable,
     scratch_peers: Vec<PeerId>,
     rng: SimRng,
     arc_keys: ArcKeys,
@@ -167,6 +169,7 @@ impl Ring {
             succ_lists: Arena::default(),
             spare_lists: Vec::new(),
             scratch_buckets: Vec::new(),
+            scratch_hops: nexthop::HopTable::default(),
             scratch_peers: Vec::new(),
             rng: stream,
             arc_keys,

@@ -5,15 +5,20 @@
 //! itself when it is responsible) and forwarded, one message per distinct next hop. Each forward
 //! is an RPC: the next hop acknowledges, and on timeout the forwarder forgets it and re-routes.
 
-use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, FINGERS, NONE};
+use super::nexthop::{self, Table};
+use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, NONE};
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
-use crate::overlay::id::{distance, in_open, in_open_closed, RingId};
+use crate::overlay::id::{in_open_closed, RingId};
 use crate::overlay::wire::RingMsg;
 
 /// Peers a list routes around after timing out on them (only with `learn_from_queries = false`).
 pub type Avoid = [PeerId; 4];
 pub(super) const NO_AVOID: Avoid = [NONE; 4];
+
+/// Lists at least this long are routed through a [`nexthop::HopTable`] (built once per list and peer)
+/// instead of scanning the routing table per target.
+const TABLE_AT: usize = 8;
 
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
 const MAX_HOPS: u16 = 256;
@@ -46,35 +51,23 @@ impl Ring {
 
     /// [`Ring::next_hop`] ignoring the peers in `avoid` (silent for this query).
     pub fn next_hop_avoiding(&self, p: PeerId, t: RingId, avoid: &Avoid) -> Option<(PeerId, bool)> {
-        let all = self.successors(p);
-        let skip = all.iter().take_while(|s| avoid.contains(s)).count();
-        let succs = &all[skip..];
-        let &s0 = succs.first()?;
-        let me = self.vid(p);
-        if in_open_closed(t, me, self.vid(s0)) {
-            return Some((s0, true));
+        nexthop::scan(&self.table(p, avoid), t)
+    }
+
+    /// Peer `p`'s routing table as the next-hop rule reads it.
+    fn table<'a>(
+        &'a self,
+        p: PeerId,
+        avoid: &'a Avoid,
+    ) -> Table<'a, impl Fn(PeerId) -> RingId + 'a> {
+        Table {
+            me: p,
+            me_vid: self.vid(p),
+            fingers: self.fingers(p),
+            succs: self.successors(p),
+            avoid,
+            vid: move |c| self.vid(c),
         }
-        // Closest preceding node: fingers from the farthest down (the first one inside (me, t)
-        // is the farthest), then the successor list may offer a closer one.
-        let mut best = NONE;
-        let mut best_d = 0;
-        let i = self.ix(p);
-        let fingers = &self.finger[i * FINGERS..(i + 1) * FINGERS];
-        for &c in fingers.iter().rev() {
-            if c != NONE && c != p && in_open(self.vid(c), me, t) && !avoid.contains(&c) {
-                best = c;
-                best_d = distance(me, self.vid(c));
-                break;
-            }
-        }
-        for &c in succs {
-            let v = self.vid(c);
-            if in_open(v, me, t) && distance(me, v) > best_d && !avoid.contains(&c) {
-                best = c;
-                best_d = distance(me, v);
-            }
-        }
-        Some((if best == NONE { s0 } else { best }, false))
     }
 
     /// Routes `list` at peer `at` (the origin itself when `hops == 0`).
@@ -113,8 +106,20 @@ impl Ring {
         let mut buckets = std::mem::take(&mut self.scratch_buckets);
         buckets.clear();
         let pred = self.pred[self.ix(at)];
+        // A long list asks this peer's table many times: reduce it once.
+        let mut hops_table = std::mem::take(&mut self.scratch_hops);
+        let tabled = targets.len() >= TABLE_AT;
+        if tabled {
+            hops_table.build(&self.table(at, &avoid));
+        }
+        // This peer's arc (predecessor, at], read once for the whole list.
+        let arc = (pred != NONE).then(|| (self.vid(pred), self.vid(at)));
+        let alone = self.alone[self.ix(at)];
         for t in targets.drain(..) {
-            let responsible = self.is_responsible(at, t.id);
+            let responsible = match arc {
+                Some((lo, hi)) => in_open_closed(t.id, lo, hi),
+                None => alone,
+            };
             let pred_gone = pred == NONE || avoid.contains(&pred);
             if responsible || (t.final_hop && (pred_gone || hops >= MAX_HOPS)) {
                 let l = *local.get_or_insert_with(|| self.new_list());
@@ -131,6 +136,8 @@ impl Ring {
             // predecessor shows the target lies before us: pass it back to the predecessor.
             let step = if t.final_hop {
                 Some((pred, true))
+            } else if tabled {
+                hops_table.next_hop(t.id)
             } else {
                 self.next_hop_avoiding(at, t.id, &avoid)
             };
@@ -162,6 +169,7 @@ impl Ring {
             }
         }
         self.spare_lists.push(targets);
+        self.scratch_hops = hops_table;
         for &(next, l, len) in &buckets {
             self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
