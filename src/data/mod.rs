@@ -131,10 +131,18 @@ impl DatasetSpec {
         let cached = std::fs::create_dir_all(cache_dir)
             .with_context(|| format!("cannot create {}", cache_dir.display()))
             .and_then(|()| write_sosd(&path, &keys));
-        if let Err(e) = cached {
-            eprintln!("warning: dataset not cached ({e:#}); using it from memory");
+        match cached {
+            // Served from the file just written: held datasets are page cache the kernel can
+            // reclaim, not anonymous memory (a figures run keeps several alive at once).
+            Ok(()) => match load_sosd(&path) {
+                Ok(set) if set.len() == keys.len() => Ok(set),
+                _ => Ok(KeySet::Owned(keys)),
+            },
+            Err(e) => {
+                eprintln!("warning: dataset not cached ({e:#}); using it from memory");
+                Ok(KeySet::Owned(keys))
+            }
         }
-        Ok(KeySet::Owned(keys))
     }
 }
 
@@ -196,13 +204,23 @@ mod tests {
             ..Default::default()
         };
         let a = spec.load(dir.path()).unwrap();
-        assert!(matches!(a, KeySet::Owned(_)));
+        // Generated, written, and served from the file just written (page cache, not heap).
+        assert!(matches!(a, KeySet::Mapped { .. }));
+        let name = SynthName::parse(&spec.name).unwrap();
+        let path = cache_path(dir.path(), name, spec.keys, spec.seed);
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
         let b = spec.load(dir.path()).unwrap();
-        assert!(
-            matches!(b, KeySet::Mapped { .. }),
-            "second load must come from the cache"
+        assert!(matches!(b, KeySet::Mapped { .. }));
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            written,
+            "second load must come from the cache, not a new generation"
         );
         assert_eq!(a.keys(), b.keys());
+        assert_eq!(
+            a.keys(),
+            synth::generate(name, spec.keys, spec.seed).as_slice()
+        );
         let other = DatasetSpec {
             seed: 2,
             ..spec.clone()

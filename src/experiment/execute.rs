@@ -232,15 +232,11 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
     Ok(reports)
 }
 
+/// Which loaded dataset a run uses: runs of any sweep and protocol that read the same dataset
+/// share one copy ([`load_keys`] loads by the manifest's protocol and dataset alone).
 fn dataset_key(r: &PlannedRun) -> String {
-    format!(
-        "{:?}|{:?}|{:?}",
-        r.manifest.protocol,
-        r.manifest
-            .systems
-            .iter()
-            .map(|s| &s.protocol)
-            .collect::<Vec<_>>(),
-        r.manifest.dataset
-    )
+    match crate::protocols::find(&r.manifest.protocol) {
+        Ok(p) if !p.needs_dataset => "none".into(),
+        _ => format!("{:?}", r.manifest.dataset),
+    }
 }
