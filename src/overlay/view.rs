@@ -6,7 +6,7 @@
 //! of a subset of the peers (MARQUES's inner rings), add members and remove them at run time.
 //! Per-member state is indexed by a dense member index ([`GlobalView::ix`]).
 
-use super::id::{host_address, peer_hash, vnode_port, RingId};
+use super::id::{host_address, in_open_closed, peer_hash, vnode_port, RingId};
 use super::liveset::LiveSet;
 use crate::ids::{HostId, PeerId};
 
@@ -315,8 +315,70 @@ impl GlobalView {
     /// Whether `p` is in the replica set of `id`: the first `replicas` present members clockwise
     /// from `id`, taking at most one peer per host.
     pub fn holds_replica(&self, p: PeerId, id: RingId, replicas: usize) -> bool {
+        self.holds_replica_from(p, Self::successor_index(&self.all, id), replicas)
+    }
+
+    /// For the ids of a list delivered at `p`: how many have a live successor other than `p`,
+    /// and of how many `p` holds a replica. The same counts as [`GlobalView::live_successor`] and
+    /// [`GlobalView::holds_replica`] id by id, with `p`'s live arc and its own replica answer
+    /// computed once (a consolidated batch delivers hundreds of ids that `p` owns).
+    pub fn audit_delivery(
+        &self,
+        p: PeerId,
+        ids: impl Iterator<Item = RingId>,
+        replicas: usize,
+    ) -> (u64, u32) {
         let n = self.all.len();
-        let start = Self::successor_index(&self.all, id);
+        let me = self.vid(p);
+        let Ok(pos) = self.all.binary_search(&(me, p)) else {
+            // Not a present member: the generic answers.
+            let (mut wrong, mut held) = (0, 0);
+            for id in ids {
+                wrong += u64::from(self.live_successor(id) != Some(p));
+                held += u32::from(self.holds_replica(p, id, replicas));
+            }
+            return (wrong, held);
+        };
+        // Live successor of id is p  <=>  p is live and id in (live predecessor, p] (everything
+        // when p is the only live member).
+        let owned_arc = if !self.alive.get(pos) {
+            None
+        } else {
+            Some(self.live_predecessor_of(p).map(|q| self.vid(q)))
+        };
+        // Ids in (previous present member, p] start their replica walk at p's position.
+        let prev = self.all[(pos + n - 1) % n].0;
+        let at_me = self.holds_replica_from(p, pos, replicas);
+        let mut memo: Option<(usize, bool)> = None;
+        let (mut wrong, mut held) = (0u64, 0u32);
+        for id in ids {
+            let owner = match owned_arc {
+                None => false,
+                Some(None) => true,
+                Some(Some(lo)) => in_open_closed(id, lo, me),
+            };
+            wrong += u64::from(!owner);
+            let h = if in_open_closed(id, prev, me) {
+                at_me
+            } else {
+                let start = Self::successor_index(&self.all, id);
+                match memo {
+                    Some((s, h)) if s == start => h,
+                    _ => {
+                        let h = self.holds_replica_from(p, start, replicas);
+                        memo = Some((start, h));
+                        h
+                    }
+                }
+            };
+            held += u32::from(h);
+        }
+        (wrong, held)
+    }
+
+    /// [`GlobalView::holds_replica`] for the walk starting at position `start` of `all`.
+    fn holds_replica_from(&self, p: PeerId, start: usize, replicas: usize) -> bool {
+        let n = self.all.len();
         let mut hosts: [HostId; 8] = [HostId::MAX; 8];
         let mut found = 0;
         for j in 0..n {
@@ -398,6 +460,50 @@ mod tests {
                 .collect();
             assert_eq!(out, want_succ);
             assert!(v.is_live(truth[r].0, p));
+        }
+    }
+
+    #[test]
+    fn a_delivery_audit_counts_as_the_checks_id_by_id() {
+        let hosts = 30usize;
+        let mut v = GlobalView::new(&vec![3u32; hosts]);
+        let mut x: u64 = 7;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..200 {
+            let h = (rnd() % hosts as u64) as HostId;
+            if round % 3 == 0 {
+                v.host_up(h);
+            } else {
+                v.host_down(h);
+            }
+            let all = v.all().to_vec();
+            // Live and crashed members alike, with ids around their own and their neighbours'
+            // VIDs (inside and outside their arcs) and random ones.
+            let p = all[(rnd() % all.len() as u64) as usize].1;
+            let mut ids: Vec<u64> = (0..20).map(|_| rnd()).collect();
+            for &(vid, _) in &all {
+                ids.extend([vid, vid.wrapping_add(1), vid.wrapping_sub(1)]);
+            }
+            for replicas in [1, 2, 3] {
+                let want_wrong = ids
+                    .iter()
+                    .filter(|&&id| v.live_successor(id) != Some(p))
+                    .count() as u64;
+                let want_held = ids
+                    .iter()
+                    .filter(|&&id| v.holds_replica(p, id, replicas))
+                    .count() as u32;
+                assert_eq!(
+                    v.audit_delivery(p, ids.iter().copied(), replicas),
+                    (want_wrong, want_held),
+                    "round {round}, {replicas} replicas"
+                );
+            }
         }
     }
 }

@@ -354,16 +354,9 @@ impl RingApp for ChordBatch {
 
     fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
         let ring = ctx.ring(d.ring);
-        let replicas = ring.timing.replicas;
-        let mut found = 0;
-        for t in ring.list(d.list) {
-            if ring.view.live_successor(t.id) != Some(at) {
-                self.wrong_owner += 1;
-            }
-            if ring.view.holds_replica(at, t.id, replicas) {
-                found += 1;
-            }
-        }
+        let ids = ring.list(d.list).iter().map(|t| t.id);
+        let (wrong, found) = ring.view.audit_delivery(at, ids, ring.timing.replicas);
+        self.wrong_owner += wrong;
         self.answered += ring.list(d.list).len() as u64;
         self.reply(ctx, at, d, found);
     }
