@@ -188,6 +188,26 @@ impl EventQueue {
         self.current.peek().map(|&k| QueueEntry::unpack(k).time)
     }
 
+    /// The payload slot of the earliest entry if it is in the current time slot (no wheel
+    /// turn): a hint for prefetching the next event's payload while this one runs.
+    #[inline]
+    pub fn peek_current_slot(&self) -> Option<u32> {
+        self.current.peek().map(|&k| QueueEntry::unpack(k).slot)
+    }
+
+    /// The payload slot of the second-earliest entry of the current time slot (a child of the
+    /// heap's root), for prefetching one event further ahead.
+    #[inline]
+    pub fn peek_current_second_slot(&self) -> Option<u32> {
+        let h = self.current.as_slice();
+        let k = match (h.get(1), h.get(2)) {
+            (Some(&a), Some(&b)) => a.max(b), // keys are inverted: the larger is earlier
+            (Some(&a), None) => a,
+            _ => return None,
+        };
+        Some(QueueEntry::unpack(k).slot)
+    }
+
     /// Number of pending entries (cancelled timers included until they surface).
     pub fn len(&self) -> usize {
         self.current.len() + self.in_wheel + self.far.len()
@@ -255,6 +275,7 @@ mod tests {
         let mut seq = 0u64;
         let mut popped = Vec::new();
         let mut expected = Vec::new();
+        let mut hinted = [0u32; 2];
         for round in 0..20_000u32 {
             let pushes = rng.below(3);
             for _ in 0..pushes {
@@ -267,13 +288,23 @@ mod tests {
                 let e = QueueEntry {
                     time: now + dt,
                     seq,
-                    slot: round,
+                    slot: seq as u32,
                 };
                 seq += 1;
                 q.push(e);
                 reference.push(e);
             }
             if rng.below(2) == 0 {
+                // The prefetch hints name the next two entries whenever they are current.
+                reference.sort_by_key(|r| (r.time, r.seq));
+                if let Some(s) = q.peek_current_slot() {
+                    assert_eq!(s, reference[0].slot, "round {round}: wrong next slot");
+                    hinted[0] += 1;
+                }
+                if let Some(s) = q.peek_current_second_slot() {
+                    assert_eq!(s, reference[1].slot, "round {round}: wrong second slot");
+                    hinted[1] += 1;
+                }
                 if let Some(e) = q.pop() {
                     now = e.time;
                     popped.push(e);
@@ -289,6 +320,10 @@ mod tests {
         reference.sort_by_key(|r| (r.time, r.seq));
         expected.extend(reference);
         assert_eq!(popped, expected);
+        assert!(
+            hinted.iter().all(|&n| n > 1_000),
+            "hints rarely checked: {hinted:?}"
+        );
     }
 
     #[test]

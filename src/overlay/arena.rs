@@ -75,6 +75,14 @@ impl<T> Arena<T> {
         }
     }
 
+    /// Hints the cache to load the slot behind `h` (no check, no effect on results).
+    #[inline]
+    pub fn prefetch(&self, h: Handle) {
+        if let Some(e) = self.entries.get(h.slot as usize) {
+            crate::engine::prefetch(e);
+        }
+    }
+
     /// Mutable access to the value behind a live handle.
     pub fn get_mut(&mut self, h: Handle) -> Option<&mut T> {
         let e = self.entries.get_mut(h.slot as usize)?;

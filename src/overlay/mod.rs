@@ -176,6 +176,22 @@ impl Protocol for Overlay {
         }
     }
 
+    fn prefetch_timer(&self, peer: PeerId, timer: &Timer) {
+        if let Timer::Ring(r, t) = timer {
+            if let Some(ring) = self.rings.get(usize::from(*r)) {
+                ring.prefetch_timer(peer, t);
+            }
+        }
+    }
+
+    fn prefetch_message(&self, to: PeerId, msg: &Msg) {
+        if let Msg::Ring(r, m) = msg {
+            if let Some(ring) = self.rings.get(usize::from(*r)) {
+                ring.prefetch_message(to, m);
+            }
+        }
+    }
+
     fn on_message(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: Msg) {
         match msg {
             Msg::Ring(r, m) => {

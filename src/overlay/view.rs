@@ -407,19 +407,23 @@ mod tests {
     use super::GlobalView;
     use crate::ids::{HostId, PeerId};
 
+    /// A tiny deterministic generator for the random churn sequences below.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
     /// Crashes and returns keep every live-ring query equal to a scan of the members.
     #[test]
     fn churn_keeps_the_live_ring_exact() {
         let hosts = 40usize;
         let mut v = GlobalView::new(&vec![3u32; hosts]);
         let mut up = vec![true; hosts];
-        let mut x: u64 = 99;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(99);
         for _ in 0..300 {
             let h = (rnd() % hosts as u64) as usize;
             up[h] = !up[h];
@@ -467,13 +471,7 @@ mod tests {
     fn a_delivery_audit_counts_as_the_checks_id_by_id() {
         let hosts = 30usize;
         let mut v = GlobalView::new(&vec![3u32; hosts]);
-        let mut x: u64 = 7;
-        let mut rnd = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut rnd = xorshift(7);
         for round in 0..200 {
             let h = (rnd() % hosts as u64) as HostId;
             if round % 3 == 0 {

@@ -80,6 +80,12 @@ pub trait Protocol {
         _msg: Self::Msg,
     ) {
     }
+    /// A hint, called before each event is handled: the next event (when due within the same
+    /// millisecond) delivers `msg` to `to`; start loading the state its handler will touch with
+    /// [`crate::engine::prefetch`]. Must not change anything: results are the same without it.
+    fn prefetch_message(&self, _to: PeerId, _msg: &Self::Msg) {}
+    /// The same hint for a timer of `peer` firing next (possibly a void one).
+    fn prefetch_timer(&self, _peer: PeerId, _timer: &Self::Timer) {}
     /// A host crashed: all its peers are now silent (their timers are already void).
     fn on_host_down(&mut self, _k: &mut Sim<Self::Msg, Self::Timer>, _host: HostId) {}
     /// A host came back (with its stored data, but protocol state is the protocol's business).
@@ -276,6 +282,12 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
     let before = k.events_processed;
     k.horizon = end;
     while let Some(ev) = k.kernel.pop_until(end) {
+        // Hints for the next event (results never depend on them): what its handler reads.
+        match k.kernel.peek_next() {
+            Some(Event::Deliver { to, msg, .. }) => proto.prefetch_message(*to, msg),
+            Some(Event::Timer { peer, timer, .. }) => proto.prefetch_timer(*peer, timer),
+            _ => {}
+        }
         match ev {
             Event::Deliver { from, to, msg } => {
                 k.events_processed += 1;
