@@ -13,6 +13,7 @@
 //! and timeouts of application queries are charged to the system's [`Ledger`] where they happen.
 
 pub mod config;
+mod hints;
 mod maintenance;
 pub mod nexthop;
 pub mod routing;
@@ -322,62 +323,6 @@ impl Ring {
         let s = self.timing.successors;
         let i = self.ix(p);
         &self.succ[i * s..i * s + self.succ_len[i] as usize]
-    }
-
-    /// Starts loading what `to`'s handler of `m` will read (a hint called one event ahead,
-    /// see [`crate::sim::Protocol::prefetch_message`]): the routed list and the forwarder's
-    /// RPC (its acknowledgement is settled on arrival), the peer's fingers for routing and
-    /// lookup results, its successor row for maintenance.
-    #[inline]
-    pub fn prefetch_message(&self, to: PeerId, m: &RingMsg) {
-        use crate::engine::prefetch;
-        if !self.view.is_member(to) {
-            return;
-        }
-        let i = self.ix(to);
-        let s = self.timing.successors;
-        match m {
-            RingMsg::Route { list, rpc, .. } => {
-                if let Some(t) = self.lists.get(*list).and_then(|v| v.first()) {
-                    prefetch(t);
-                }
-                self.rpcs.prefetch(*rpc);
-                prefetch(&self.finger[i * FINGERS..(i + 1) * FINGERS]);
-                prefetch(&self.succ[i * s..(i + 1) * s]);
-            }
-            RingMsg::Found { .. } => prefetch(&self.finger[i * FINGERS..(i + 1) * FINGERS]),
-            RingMsg::Succs { rpc, list, .. } => {
-                self.rpcs.prefetch(*rpc);
-                self.succ_lists.prefetch(*list);
-                prefetch(&self.succ[i * s..(i + 1) * s]);
-            }
-            RingMsg::GetSuccs { rpc } | RingMsg::Ping { rpc } | RingMsg::Pong { rpc } => {
-                self.rpcs.prefetch(*rpc);
-                prefetch(&self.succ[i * s..(i + 1) * s]);
-            }
-            _ => prefetch(&self.succ[i * s..(i + 1) * s]),
-        }
-    }
-
-    /// The same hint for a ring timer of `p`: its successor row (stabilisation reads it) and
-    /// fingers (a finger repair routes from them); an RPC timeout's record.
-    #[inline]
-    pub fn prefetch_timer(&self, p: PeerId, t: &RingTimer) {
-        use crate::engine::prefetch;
-        if !self.view.is_member(p) {
-            return;
-        }
-        let i = self.ix(p);
-        let s = self.timing.successors;
-        match t {
-            RingTimer::Stabilize => prefetch(&self.succ[i * s..(i + 1) * s]),
-            RingTimer::FixFinger => {
-                prefetch(&self.finger[i * FINGERS..(i + 1) * FINGERS]);
-                prefetch(&self.succ[i * s..(i + 1) * s]);
-            }
-            RingTimer::Rpc(rpc) => self.rpcs.prefetch(*rpc),
-            RingTimer::Join | RingTimer::JoinDeadline(_) => {}
-        }
     }
 
     /// The peer's fingers (index i targets VID + 2^i; [`NONE`] when unknown).

@@ -1,0 +1,71 @@
+//! Cache hints: what a ring's handler of the next event will read, loaded while the current
+//! event runs (see [`crate::sim::Protocol::prefetch_message`]). Hints never change a result.
+
+use super::{Ring, FINGERS};
+use crate::engine::prefetch;
+use crate::ids::PeerId;
+use crate::overlay::wire::{RingMsg, RingTimer};
+
+impl Ring {
+    /// `p`'s finger row and its whole successor row, or `None` when `p` is not on this ring.
+    fn rows(&self, p: PeerId) -> Option<(&[PeerId], &[PeerId])> {
+        if !self.view.is_member(p) {
+            return None;
+        }
+        let i = self.ix(p);
+        let s = self.timing.successors;
+        Some((
+            &self.finger[i * FINGERS..(i + 1) * FINGERS],
+            &self.succ[i * s..(i + 1) * s],
+        ))
+    }
+
+    /// Starts loading what `to`'s handler of `m` will read: the routed list and the
+    /// forwarder's RPC (its acknowledgement is settled on arrival), the peer's fingers for
+    /// routing and lookup results, its successor row for maintenance.
+    #[inline]
+    pub fn prefetch_message(&self, to: PeerId, m: &RingMsg) {
+        let Some((fingers, succs)) = self.rows(to) else {
+            return;
+        };
+        match m {
+            RingMsg::Route { list, rpc, .. } => {
+                if let Some(t) = self.lists.get(*list).and_then(|v| v.first()) {
+                    prefetch(t);
+                }
+                self.rpcs.prefetch(*rpc);
+                prefetch(fingers);
+                prefetch(succs);
+            }
+            RingMsg::Found { .. } => prefetch(fingers),
+            RingMsg::Succs { rpc, list, .. } => {
+                self.rpcs.prefetch(*rpc);
+                self.succ_lists.prefetch(*list);
+                prefetch(succs);
+            }
+            RingMsg::GetSuccs { rpc } | RingMsg::Ping { rpc } | RingMsg::Pong { rpc } => {
+                self.rpcs.prefetch(*rpc);
+                prefetch(succs);
+            }
+            _ => prefetch(succs),
+        }
+    }
+
+    /// The same hint for a ring timer of `p`: its successor row (stabilisation reads it) and
+    /// fingers (a finger repair routes from them); an RPC timeout's record.
+    #[inline]
+    pub fn prefetch_timer(&self, p: PeerId, t: &RingTimer) {
+        let Some((fingers, succs)) = self.rows(p) else {
+            return;
+        };
+        match t {
+            RingTimer::Stabilize => prefetch(succs),
+            RingTimer::FixFinger => {
+                prefetch(fingers);
+                prefetch(succs);
+            }
+            RingTimer::Rpc(rpc) => self.rpcs.prefetch(*rpc),
+            RingTimer::Join | RingTimer::JoinDeadline(_) => {}
+        }
+    }
+}
