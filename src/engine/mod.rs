@@ -68,7 +68,7 @@ struct Slot<E> {
 ///
 /// ```
 /// let fingers = vec![7u32; 64];
-/// leadsim::engine::prefetch(&fingers[..]); // the row's first and last lines
+/// leadsim::engine::prefetch(&fingers[..]); // its four 64-byte lines (a hint only)
 /// ```
 #[inline(always)]
 pub fn prefetch<T: ?Sized>(v: &T) {

@@ -407,14 +407,10 @@ mod tests {
     use super::GlobalView;
     use crate::ids::{HostId, PeerId};
 
-    /// A tiny deterministic generator for the random churn sequences below.
-    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
-        move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        }
+    /// The project's generator as a closure, for the random churn sequences below.
+    fn random(seed: u64) -> impl FnMut() -> u64 {
+        let mut rng = crate::rng::SimRng::from_seed(seed);
+        move || rng.next_u64()
     }
 
     /// Crashes and returns keep every live-ring query equal to a scan of the members.
@@ -423,7 +419,7 @@ mod tests {
         let hosts = 40usize;
         let mut v = GlobalView::new(&vec![3u32; hosts]);
         let mut up = vec![true; hosts];
-        let mut rnd = xorshift(99);
+        let mut rnd = random(99);
         for _ in 0..300 {
             let h = (rnd() % hosts as u64) as usize;
             up[h] = !up[h];
@@ -471,7 +467,7 @@ mod tests {
     fn a_delivery_audit_counts_as_the_checks_id_by_id() {
         let hosts = 30usize;
         let mut v = GlobalView::new(&vec![3u32; hosts]);
-        let mut rnd = xorshift(7);
+        let mut rnd = random(7);
         for round in 0..200 {
             let h = (rnd() % hosts as u64) as HostId;
             if round % 3 == 0 {

@@ -113,20 +113,7 @@ impl Topology {
     #[inline]
     pub fn rtt_us(&self, slice: usize, a: HostId, b: HostId) -> Time {
         match &self.backing {
-            Backing::Matrix(_) | Backing::Triangle(_) => {
-                self.stored(slice, a, b).map_or(0, |&v| Time::from(v))
-            }
-            Backing::PlanetLabLike(m) => m.rtt_us(a, b),
-            Backing::Euclidean(m) => m.rtt_us(a, b),
-            Backing::RandomSampling(m) => m.rtt_us(a, b),
-        }
-    }
-
-    /// The stored entry of a pair (`None` on the diagonal of a triangle or for computed models).
-    #[inline]
-    fn stored(&self, slice: usize, a: HostId, b: HostId) -> Option<&u32> {
-        match &self.backing {
-            Backing::Matrix(s) => Some(&s[slice][a as usize * self.hosts + b as usize]),
+            Backing::Matrix(s) => Time::from(s[slice][a as usize * self.hosts + b as usize]),
             Backing::Triangle(s) => {
                 let (i, j) = if a < b {
                     (a as usize, b as usize)
@@ -134,13 +121,15 @@ impl Topology {
                     (b as usize, a as usize)
                 };
                 if i == j {
-                    return None;
+                    return 0;
                 }
                 // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
                 let row = i * (2 * self.hosts - i - 1) / 2;
-                Some(&s[slice][row + j - i - 1])
+                Time::from(s[slice][row + j - i - 1])
             }
-            _ => None,
+            Backing::PlanetLabLike(m) => m.rtt_us(a, b),
+            Backing::Euclidean(m) => m.rtt_us(a, b),
+            Backing::RandomSampling(m) => m.rtt_us(a, b),
         }
     }
 
