@@ -67,6 +67,43 @@ impl Counters {
     }
 }
 
+/// The one-way delays between two peers in both directions under one latency slice.
+///
+/// An RPC reads its pair's latency once when it is made and keeps the `Path` for its request
+/// and its reply: on large topologies every latency read is a cache miss, and on computed ones
+/// (beyond the materialized host counts) a model evaluation. Only [`Network::path`] makes one,
+/// and a path whose slice is no longer current is read again, so using one never changes a
+/// delay.
+#[derive(Clone, Copy, Debug)]
+pub struct Path {
+    there: u32,
+    back: u32,
+    /// The latency slice it was read under; `u32::MAX`: not kept (read at every use).
+    slice: u32,
+}
+
+impl Default for Path {
+    fn default() -> Self {
+        Path {
+            there: 0,
+            back: 0,
+            slice: u32::MAX,
+        }
+    }
+}
+
+impl Path {
+    /// The same pair seen from the other end (a reply's path).
+    #[inline]
+    pub fn reversed(self) -> Path {
+        Path {
+            there: self.back,
+            back: self.there,
+            slice: self.slice,
+        }
+    }
+}
+
 /// The network state of one run.
 pub struct Network {
     topology: Arc<Topology>,
@@ -186,6 +223,53 @@ impl Network {
         match self.one_way {
             OneWay::HalfRtt => rtt / 2,
             OneWay::Rtt => rtt,
+        }
+    }
+
+    /// The delays between peers `a` and `b` in both directions, read once for a request and
+    /// its reply ([`Path`]).
+    #[inline]
+    pub fn path(&self, a: PeerId, b: PeerId) -> Path {
+        let there = self.one_way(a, b);
+        let back = if self.topology.is_symmetric() {
+            there
+        } else {
+            self.one_way(b, a)
+        };
+        match (u32::try_from(there), u32::try_from(back)) {
+            (Ok(there), Ok(back)) => Path {
+                there,
+                back,
+                slice: self.slice as u32,
+            },
+            _ => Path::default(), // too long to keep: re-read at every use
+        }
+    }
+
+    /// The delay of one message from `a` to `b`, taken from `path` (read for that pair) while
+    /// its latency slice is current, else read again.
+    #[inline]
+    pub fn one_way_on(&self, path: Path, a: PeerId, b: PeerId) -> Time {
+        if path.slice == self.slice as u32 {
+            debug_assert_eq!(
+                Time::from(path.there),
+                self.one_way(a, b),
+                "a path of another pair"
+            );
+            Time::from(path.there)
+        } else {
+            self.one_way(a, b)
+        }
+    }
+
+    /// The round-trip time between `a` and `b`, taken from `path` (read for that pair) while
+    /// its latency slice is current, else read again ([`Network::rtt_peers`]).
+    #[inline]
+    pub fn rtt_on(&self, path: Path, a: PeerId, b: PeerId) -> Time {
+        if path.slice == self.slice as u32 {
+            Time::from(path.there) + Time::from(path.back)
+        } else {
+            self.rtt_peers(a, b)
         }
     }
 
@@ -440,5 +524,68 @@ impl OverlaySpec {
             .iter()
             .map(|&n| self.max_vnodes.map_or(n, |m| m.max(n)))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::Backing;
+
+    /// Three hosts with two peers each; an asymmetric matrix with two slices, or one
+    /// symmetric slice.
+    fn net(asymmetric: bool) -> Network {
+        let slice = |k: u32| {
+            let mut m = vec![0u32; 9];
+            for a in 0..3u32 {
+                for b in 0..3u32 {
+                    if a != b {
+                        let skew = if asymmetric && a < b { 1_000 } else { 0 };
+                        m[(a * 3 + b) as usize] = 10_000 * k + 2_000 * (a + b) + skew;
+                    }
+                }
+            }
+            m
+        };
+        let slices = if asymmetric {
+            vec![slice(1), slice(2)]
+        } else {
+            vec![slice(1)]
+        };
+        let topo = Topology::new("test".into(), 3, Backing::Matrix(slices), Some(1_000_000));
+        Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &[2, 2, 2], 1)
+    }
+
+    #[test]
+    fn a_path_holds_the_delays_it_was_read_for_in_both_directions() {
+        for asymmetric in [false, true] {
+            let n = net(asymmetric);
+            for (a, b) in [(0, 2), (2, 0), (1, 4), (5, 0), (2, 3)] {
+                let p = n.path(a, b);
+                assert_eq!(n.one_way_on(p, a, b), n.one_way(a, b));
+                assert_eq!(n.one_way_on(p.reversed(), b, a), n.one_way(b, a));
+                assert_eq!(n.rtt_on(p, a, b), n.rtt_peers(a, b));
+                assert_eq!(n.rtt_on(p, a, b), n.one_way(a, b) + n.one_way(b, a));
+            }
+            // Same host: the local delay.
+            assert_eq!(n.one_way_on(n.path(0, 1), 0, 1), 50);
+        }
+        // The asymmetric matrix really is asymmetric (so `back` is not a copy of `there`).
+        let n = net(true);
+        assert_ne!(n.one_way(0, 2), n.one_way(2, 0));
+    }
+
+    #[test]
+    fn a_path_of_a_past_slice_is_read_again() {
+        let mut n = net(true);
+        let p = n.path(0, 4);
+        let before = n.one_way(0, 4);
+        n.set_slice(1);
+        assert_ne!(n.one_way(0, 4), before, "the slices differ");
+        assert_eq!(n.one_way_on(p, 0, 4), n.one_way(0, 4));
+        assert_eq!(n.one_way_on(p.reversed(), 4, 0), n.one_way(4, 0));
+        assert_eq!(n.rtt_on(p, 0, 4), n.rtt_peers(0, 4));
+        // A path kept from nothing (too long to store) is read at every use.
+        assert_eq!(n.one_way_on(Path::default(), 0, 4), n.one_way(0, 4));
     }
 }

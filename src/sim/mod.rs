@@ -10,7 +10,7 @@
 use crate::churn::ChurnSchedule;
 use crate::engine::{Kernel, Time, TimerHandle};
 use crate::ids::{HostId, PeerId, GLOBAL};
-use crate::network::{Message, Network};
+use crate::network::{Message, Network, Path};
 
 thread_local! {
     static SETTLING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
@@ -181,6 +181,16 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
             .schedule_in(delay, Event::Deliver { from, to, msg });
     }
 
+    /// [`Sim::send`] with the delay taken from `path`, read for this pair by
+    /// [`Network::path`] (a request and its reply read their latency once).
+    #[inline]
+    pub fn send_on(&mut self, from: PeerId, to: PeerId, path: Path, msg: M) {
+        self.net.count_sent(&msg);
+        let delay = self.net.one_way_on(path, from, to);
+        self.kernel
+            .schedule_in(delay, Event::Deliver { from, to, msg });
+    }
+
     /// Sends a message whose delivery can change nothing but counters, settling it now instead
     /// of queueing it, when that is exact; returns whether it did (else it was [`Sim::send`]).
     ///
@@ -195,6 +205,18 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
     #[inline]
     pub fn send_settled(&mut self, from: PeerId, to: PeerId, msg: M) -> bool {
         let delay = self.net.one_way(from, to);
+        self.settle(from, to, delay, msg)
+    }
+
+    /// [`Sim::send_settled`] with the delay taken from `path` (see [`Sim::send_on`]).
+    #[inline]
+    pub fn send_settled_on(&mut self, from: PeerId, to: PeerId, path: Path, msg: M) -> bool {
+        let delay = self.net.one_way_on(path, from, to);
+        self.settle(from, to, delay, msg)
+    }
+
+    #[inline]
+    fn settle(&mut self, from: PeerId, to: PeerId, delay: Time, msg: M) -> bool {
         let arrival = self.kernel.now() + delay;
         let h = self.net.host_of(to);
         self.net.count_sent(&msg);

@@ -7,6 +7,7 @@ use super::{
     NONE,
 };
 use crate::ids::{HostId, PeerId};
+use crate::network::Path;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::RingId;
 use crate::overlay::id::{in_open, in_open_closed};
@@ -47,15 +48,17 @@ impl Ring {
         self.periodic[i] = [a, b];
     }
 
-    /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle.
+    /// Registers an RPC from `from` to `to` and arms its timeout; returns its handle and the
+    /// pair's [`Path`] for the request.
     pub(super) fn call(
         &mut self,
         k: &mut OverlaySim,
         from: PeerId,
         to: PeerId,
         kind: RpcKind,
-    ) -> Handle {
-        let rtt = k.net().rtt_peers(from, to);
+    ) -> (Handle, Path) {
+        let path = k.net().path(from, to);
+        let rtt = k.net().rtt_on(path, from, to);
         let timeout = self.rpc_timeout(rtt);
         let host = k.net().host_of(from);
         let rpc = self.rpcs.insert(Rpc {
@@ -65,6 +68,7 @@ impl Ring {
             incarnation: k.net().incarnation(host),
             timer: Default::default(),
             deferred: None,
+            path,
             kind,
         });
         // Every ring request is answered the moment it arrives, so with fixed latencies the
@@ -84,7 +88,7 @@ impl Ring {
                 r.timer = timer;
             }
         }
-        rpc
+        (rpc, path)
     }
 
     /// A ring message that nobody heard: lost at a crashed host, or addressed to a peer that
@@ -207,12 +211,12 @@ impl Ring {
                 return;
             }
         };
-        let rpc = self.call(k, p, s0, RpcKind::Stabilize);
-        self.send(k, p, s0, RingMsg::GetSuccs { rpc });
+        let (rpc, path) = self.call(k, p, s0, RpcKind::Stabilize);
+        self.send_on(k, p, s0, path, RingMsg::GetSuccs { rpc });
         let pred = self.pred[self.ix(p)];
         if pred != NONE {
-            let rpc = self.call(k, p, pred, RpcKind::CheckPred);
-            self.send(k, p, pred, RingMsg::Ping { rpc });
+            let (rpc, path) = self.call(k, p, pred, RpcKind::CheckPred);
+            self.send_on(k, p, pred, path, RingMsg::Ping { rpc });
         }
     }
 
@@ -318,8 +322,8 @@ impl Ring {
         match purpose {
             Purpose::Join if !self.joined[self.ix(at)] => {
                 self.set_successors(at, &[owner]);
-                let rpc = self.call(k, at, owner, RpcKind::JoinInfo);
-                self.send(k, at, owner, RingMsg::GetSuccs { rpc });
+                let (rpc, path) = self.call(k, at, owner, RpcKind::JoinInfo);
+                self.send_on(k, at, owner, path, RingMsg::GetSuccs { rpc });
             }
             Purpose::Finger(i) if self.joined[self.ix(at)] => {
                 let fi = self.ix(at) * FINGERS + i as usize;
@@ -344,17 +348,16 @@ impl Ring {
                 list.len = s.len() as u8;
                 let len = list.len;
                 let list = self.succ_lists.insert(list);
-                self.send(
-                    k,
-                    to,
-                    from,
-                    RingMsg::Succs {
-                        rpc,
-                        pred: self.pred[self.ix(to)],
-                        list,
-                        len,
-                    },
-                );
+                let m = RingMsg::Succs {
+                    rpc,
+                    pred: self.pred[self.ix(to)],
+                    list,
+                    len,
+                };
+                match self.reply_path(rpc) {
+                    Some(path) => self.send_on(k, to, from, path, m),
+                    None => self.send(k, to, from, m),
+                }
             }
             RingMsg::Succs {
                 rpc, pred, list, ..
@@ -489,10 +492,10 @@ impl Ring {
         self.send(k, p, s, RingMsg::Notify);
         if precedes {
             self.send(k, p, s_pred, RingMsg::NotifyPred);
-            let rpc = self.call(k, p, s, RpcKind::KeyRequest);
+            let (rpc, path) = self.call(k, p, s, RpcKind::KeyRequest);
             let lo = self.vid(s_pred);
             let lo = crate::overlay::wire::Wide::new(lo);
-            self.send(k, p, s, RingMsg::KeyRequest { rpc, lo });
+            self.send_on(k, p, s, path, RingMsg::KeyRequest { rpc, lo });
         }
     }
 

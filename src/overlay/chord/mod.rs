@@ -25,6 +25,7 @@ use super::wire::{Msg, Purpose, RingIx, RingMsg, RingTimer, SuccList, Target, Ti
 use crate::engine::Time;
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
+use crate::network::Path;
 use crate::rng::SimRng;
 use crate::sim::Sim;
 pub use config::{ChordConfig, RingInit, Timing, MAX_SUCCESSORS};
@@ -69,6 +70,8 @@ struct Rpc {
     /// certain to beat its timeout once the callee has answered keeps its timeout out of the
     /// queue, and [`Ring::unanswered`] schedules it if the request or the reply goes unheard.
     deferred: Option<crate::sim::DeferredTimer>,
+    /// The latencies between caller and callee, read once for the request and the reply.
+    path: Path,
     kind: RpcKind,
 }
 
@@ -249,11 +252,27 @@ impl Ring {
     /// so the RPC is completed now and the reply settled without a queue entry where that is
     /// exact ([`Sim::send_settled`]); otherwise it is sent and completes the RPC on arrival.
     fn reply(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg, rpc: Handle) {
-        if self.rpc_mut(k, rpc).is_none_or(|r| r.deferred.is_none()) {
-            self.send(k, from, to, m);
-        } else if k.send_settled(from, to, Msg::Ring(self.id, m)) {
+        let Some(r) = self.rpc_mut(k, rpc) else {
+            return self.send(k, from, to, m);
+        };
+        let (path, deferred) = (r.path.reversed(), r.deferred.is_some());
+        if !deferred {
+            self.send_on(k, from, to, path, m);
+        } else if k.send_settled_on(from, to, path, Msg::Ring(self.id, m)) {
             self.rpcs.remove(rpc);
         }
+    }
+
+    /// Sends a ring message along `path`, read for this pair ([`OverlaySim::send_on`]).
+    #[inline]
+    fn send_on(&self, k: &mut OverlaySim, from: PeerId, to: PeerId, path: Path, m: RingMsg) {
+        k.send_on(from, to, path, Msg::Ring(self.id, m));
+    }
+
+    /// The path an answer to RPC `rpc` travels (the request's, reversed), if it is still known.
+    #[inline]
+    fn reply_path(&self, rpc: Handle) -> Option<Path> {
+        self.rpcs.get(rpc).map(|r| r.path.reversed())
     }
 
     /// Starts a ring timer for `p`.

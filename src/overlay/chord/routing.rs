@@ -233,12 +233,13 @@ impl Ring {
             purpose,
             avoid,
         };
-        let rpc = self.call(k, from, next, kind);
+        let (rpc, path) = self.call(k, from, next, kind);
         Self::attribute(led, purpose, 1, 0);
-        self.send(
+        self.send_on(
             k,
             from,
             next,
+            path,
             RingMsg::Route {
                 list,
                 len,
