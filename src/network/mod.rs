@@ -228,6 +228,19 @@ impl Network {
 
     /// The delays between peers `a` and `b` in both directions, read once for a request and
     /// its reply ([`Path`]).
+    ///
+    /// ```
+    /// use leadsim::network::{Network, OneWay};
+    /// use leadsim::topology::{Backing, Topology};
+    /// use std::sync::Arc;
+    /// // Two hosts, 30 ms apart, one peer each.
+    /// let topo = Topology::new("two".into(), 2, Backing::Matrix(vec![vec![0, 30_000, 30_000, 0]]), None);
+    /// let net = Network::new(Arc::new(topo), OneWay::HalfRtt, 50, &[1, 1], 1);
+    /// let path = net.path(0, 1); // keep it with the RPC
+    /// assert_eq!(net.rtt_on(path, 0, 1), 30_000); // the timeout's basis
+    /// assert_eq!(net.one_way_on(path, 0, 1), 15_000); // the request (`Sim::send_on`)
+    /// assert_eq!(net.one_way_on(path.reversed(), 1, 0), 15_000); // the reply
+    /// ```
     #[inline]
     pub fn path(&self, a: PeerId, b: PeerId) -> Path {
         let there = self.one_way(a, b);
