@@ -83,6 +83,7 @@ pub struct Path {
 }
 
 impl Default for Path {
+    /// A path that is read again at every use (what [`crate::sim::Sim::send`] sends along).
     fn default() -> Self {
         Path {
             there: 0,

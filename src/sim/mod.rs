@@ -175,10 +175,7 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
     /// (counted) and the sender only learns of it through its own timeout.
     #[inline]
     pub fn send(&mut self, from: PeerId, to: PeerId, msg: M) {
-        self.net.count_sent(&msg);
-        let delay = self.net.one_way(from, to);
-        self.kernel
-            .schedule_in(delay, Event::Deliver { from, to, msg });
+        self.send_on(from, to, Path::default(), msg);
     }
 
     /// [`Sim::send`] with the delay taken from `path`, read for this pair by
@@ -204,19 +201,13 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
     /// no place in the order that any other event could observe).
     #[inline]
     pub fn send_settled(&mut self, from: PeerId, to: PeerId, msg: M) -> bool {
-        let delay = self.net.one_way(from, to);
-        self.settle(from, to, delay, msg)
+        self.send_settled_on(from, to, Path::default(), msg)
     }
 
     /// [`Sim::send_settled`] with the delay taken from `path` (see [`Sim::send_on`]).
     #[inline]
     pub fn send_settled_on(&mut self, from: PeerId, to: PeerId, path: Path, msg: M) -> bool {
         let delay = self.net.one_way_on(path, from, to);
-        self.settle(from, to, delay, msg)
-    }
-
-    #[inline]
-    fn settle(&mut self, from: PeerId, to: PeerId, delay: Time, msg: M) -> bool {
         let arrival = self.kernel.now() + delay;
         let h = self.net.host_of(to);
         self.net.count_sent(&msg);

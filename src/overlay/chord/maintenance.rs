@@ -354,10 +354,8 @@ impl Ring {
                     list,
                     len,
                 };
-                match self.reply_path(rpc) {
-                    Some(path) => self.send_on(k, to, from, path, m),
-                    None => self.send(k, to, from, m),
-                }
+                let path = self.reply_path(rpc);
+                self.send_on(k, to, from, path, m);
             }
             RingMsg::Succs {
                 rpc, pred, list, ..

@@ -269,10 +269,13 @@ impl Ring {
         k.send_on(from, to, path, Msg::Ring(self.id, m));
     }
 
-    /// The path an answer to RPC `rpc` travels (the request's, reversed), if it is still known.
+    /// The path an answer to RPC `rpc` travels: the request's, reversed (when the record is
+    /// gone, a path that is read again at use).
     #[inline]
-    fn reply_path(&self, rpc: Handle) -> Option<Path> {
-        self.rpcs.get(rpc).map(|r| r.path.reversed())
+    fn reply_path(&self, rpc: Handle) -> Path {
+        self.rpcs
+            .get(rpc)
+            .map_or_else(Path::default, |r| r.path.reversed())
     }
 
     /// Starts a ring timer for `p`.
