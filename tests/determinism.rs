@@ -114,6 +114,34 @@ fn kernel_protocols_are_deterministic_under_churn() {
 /// settled path is taken. The churn makes replies race their receiver's crash (those must be
 /// queued: dropping that check, or settling past the end of a `run_until`, fails this test).
 #[test]
+fn cached_next_hop_tables_change_no_byte() {
+    // Batches of 100 are routed as long lists (a next-hop table per peer), under churn that
+    // keeps changing fingers, successors and VIDs: a missed invalidation routes differently.
+    let text = SMALL
+        .replace("seed = 5\n", "seed = 5\nprotocol = \"chord-batch\"\n")
+        .replace(
+            "queries_per_s = 50",
+            "queries_per_s = 20\nrange_keys = 400\nrange_keys_max = 1200",
+        )
+        + "[dataset]\nname = \"osmc64-like\"\nkeys = 200000\ncache = false\n"
+        + "[[systems]]\nname = \"Batch(100)\"\n";
+    let run = |on: bool| {
+        leadsim::overlay::chord::routing::set_hop_caching(on);
+        let m = Manifest::parse(&text, "hopcache.toml").unwrap();
+        let r = run_manifest(&m).unwrap();
+        leadsim::overlay::chord::routing::set_hop_caching(true);
+        r
+    };
+    let (on, off) = (run(true), run(false));
+    assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
+    assert!(on.queries_csv() == off.queries_csv(), "queries.csv differs");
+    assert!(
+        on.queries_csv().len() > 20_000,
+        "the run must produce queries"
+    );
+}
+
+#[test]
 fn settled_replies_change_no_byte() {
     let paired = SMALL
         .replace("seed = 5\n", "seed = 5\nprotocol = \"lead\"\n")

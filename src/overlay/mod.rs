@@ -15,6 +15,7 @@ pub mod check;
 pub mod chord;
 mod hosted;
 pub mod id;
+pub mod keyhash;
 pub mod liveset;
 pub mod run;
 pub mod view;

@@ -239,7 +239,7 @@ impl Ring {
                 Some(s) if in_open_closed(start, me, self.vid(s)) => {
                     // Trivial finger: it is the successor (no message needed).
                     let fi = self.ix(p) * FINGERS + i;
-                    self.finger[fi] = s;
+                    self.set_finger(fi, s);
                 }
                 Some(_) => {
                     let list = self.new_list();
@@ -327,7 +327,7 @@ impl Ring {
             }
             Purpose::Finger(i) if self.joined[self.ix(at)] => {
                 let fi = self.ix(at) * FINGERS + i as usize;
-                self.finger[fi] = owner;
+                self.set_finger(fi, owner);
             }
             _ => {}
         }
@@ -480,7 +480,7 @@ impl Ring {
         for i in 0..FINGERS {
             let f = self.finger[self.ix(s) * FINGERS + i];
             let fi = self.ix(p) * FINGERS + i;
-            self.finger[fi] = if f == p { NONE } else { f };
+            self.set_finger(fi, if f == p { NONE } else { f });
         }
         {
             let i = self.ix(p);
@@ -546,6 +546,7 @@ impl Ring {
         }
         self.reset(p);
         self.view.remove(p);
+        self.routing_changed();
         let dead: Vec<Handle> = (self.rpcs.iter())
             .filter(|(_, r)| r.from == p)
             .map(|(handle, _)| handle)
@@ -558,7 +559,7 @@ impl Ring {
     /// (and requests its keys from its successor); otherwise it joins when the host comes back.
     pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
         self.view.add(p, h, id, up);
-        self.grow();
+        self.grow(); // (notes the routing change: p's VID is new)
         self.reset(p);
         if up {
             self.set_timer(k, p, 0, RingTimer::Join);

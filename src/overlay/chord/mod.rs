@@ -139,6 +139,13 @@ pub struct Ring {
     spare_lists: Vec<Vec<Target>>,
     scratch_buckets: Vec<(PeerId, Handle, u32)>,
     scratch_hops: nexthop::HopTable,
+    /// Next-hop tables of recently routing peers, direct-mapped by peer: (peer, the
+    /// [`Ring::routing_gen`] it was built at, table). A long list reuses its peer's table while no
+    /// routing state of the ring has changed (a static ring: nearly always).
+    hop_cache: Vec<(PeerId, u64, nexthop::HopTable)>,
+    /// Bumped whenever any member's fingers, successors or the ring's membership (hence a VID)
+    /// change: a cached next-hop table built at an older generation is built again.
+    routing_gen: u64,
     scratch_peers: Vec<PeerId>,
     rng: SimRng,
     arc_keys: ArcKeys,
@@ -174,6 +181,8 @@ impl Ring {
             spare_lists: Vec::new(),
             scratch_buckets: Vec::new(),
             scratch_hops: nexthop::HopTable::default(),
+            hop_cache: Vec::new(),
+            routing_gen: 0,
             scratch_peers: Vec::new(),
             rng: stream,
             arc_keys,
@@ -185,6 +194,7 @@ impl Ring {
 
     /// Sizes the per-member arrays to the view's member slots.
     fn grow(&mut self) {
+        self.routing_changed();
         let n = self.view.slots();
         let s = self.timing.successors;
         self.pred.resize(n, NONE);
@@ -409,10 +419,16 @@ impl Ring {
             if n == s {
                 break;
             }
-            self.succ[base + n] = q;
+            if self.succ[base + n] != q {
+                self.succ[base + n] = q;
+                self.routing_changed();
+            }
             n += 1;
         }
-        self.succ_len[i] = n as u8;
+        if self.succ_len[i] != n as u8 {
+            self.succ_len[i] = n as u8;
+            self.routing_changed();
+        }
         if n > 0 {
             self.alone[i] = false;
         }
@@ -420,6 +436,7 @@ impl Ring {
 
     /// Removes a peer believed dead (or gone) from `p`'s successor list, fingers and predecessor.
     pub fn forget(&mut self, p: PeerId, dead: PeerId) {
+        self.routing_changed();
         let s = self.timing.successors;
         let i = self.ix(p);
         let base = i * s;
@@ -444,6 +461,7 @@ impl Ring {
     }
 
     fn reset(&mut self, p: PeerId) {
+        self.routing_changed();
         let i = self.ix(p);
         self.pred[i] = NONE;
         self.succ_len[i] = 0;
@@ -470,6 +488,23 @@ impl Ring {
                 self.finger[i * FINGERS + f] = self.view.live_successor(target).unwrap_or(NONE);
             }
             self.joined[i] = true;
+        }
+        self.routing_changed();
+    }
+
+    /// Notes a change of routing state (fingers, successors, membership): cached next-hop tables
+    /// are stale from now on.
+    #[inline]
+    fn routing_changed(&mut self) {
+        self.routing_gen += 1;
+    }
+
+    /// Sets finger slot `fi` (member index x [`FINGERS`] + finger), noting a change.
+    #[inline]
+    fn set_finger(&mut self, fi: usize, p: PeerId) {
+        if self.finger[fi] != p {
+            self.finger[fi] = p;
+            self.routing_changed();
         }
     }
 

@@ -23,6 +23,24 @@ const TABLE_AT: usize = 8;
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
 const MAX_HOPS: u16 = 256;
 
+/// Slots of a ring's next-hop table cache (direct-mapped by peer).
+const HOP_CACHE: usize = 128;
+
+thread_local! {
+    static CACHING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether rings created or routing on this thread reuse a peer's next-hop table between lists
+/// (on by default). Turning it off changes nothing but speed: the tests route churned systems
+/// both ways and compare every byte.
+pub fn set_hop_caching(on: bool) {
+    CACHING.with(|c| c.set(on));
+}
+
+fn caching() -> bool {
+    CACHING.with(std::cell::Cell::get)
+}
+
 /// What routing a list at one peer produced for the application.
 #[derive(Debug, Default)]
 pub struct Routed {
@@ -106,10 +124,28 @@ impl Ring {
         let mut buckets = std::mem::take(&mut self.scratch_buckets);
         buckets.clear();
         let pred = self.pred[self.ix(at)];
-        // A long list asks this peer's table many times: reduce it once.
-        let mut hops_table = std::mem::take(&mut self.scratch_hops);
+        // A long list asks this peer's table many times: reduce it once (or reuse the peer's
+        // cached reduction while the ring's routing state is unchanged).
         let tabled = targets.len() >= TABLE_AT;
-        if tabled {
+        let cached = (tabled && avoid == NO_AVOID && caching()).then_some(at as usize % HOP_CACHE);
+        let mut hops_table = match cached {
+            Some(c) => {
+                if self.hop_cache.len() < HOP_CACHE {
+                    self.hop_cache
+                        .resize_with(HOP_CACHE, || (NONE, 0, Default::default()));
+                }
+                let (peer, gen, table) = &mut self.hop_cache[c];
+                let fresh = *peer == at && *gen == self.routing_gen;
+                (*peer, *gen) = (at, self.routing_gen);
+                let mut table = std::mem::take(table);
+                if !fresh {
+                    table.build(&self.table(at, &avoid));
+                }
+                table
+            }
+            None => std::mem::take(&mut self.scratch_hops),
+        };
+        if tabled && cached.is_none() {
             hops_table.build(&self.table(at, &avoid));
         }
         // This peer's arc (predecessor, at], read once for the whole list.
@@ -169,7 +205,10 @@ impl Ring {
             }
         }
         self.spare_lists.push(targets);
-        self.scratch_hops = hops_table;
+        match cached {
+            Some(c) => self.hop_cache[c].2 = hops_table,
+            None => self.scratch_hops = hops_table,
+        }
         for &(next, l, len) in &buckets {
             self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
