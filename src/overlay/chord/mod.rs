@@ -137,7 +137,10 @@ pub struct Ring {
     lists: Arena<Vec<Target>>,
     succ_lists: Arena<SuccList>,
     spare_lists: Vec<Vec<Target>>,
-    scratch_buckets: Vec<(PeerId, Handle, u32)>,
+    /// A list's targets grouped by next hop while it is split (first appearance first).
+    scratch_buckets: Vec<(PeerId, Vec<Target>)>,
+    /// Bucket index per next-hop table candidate while a list is split.
+    scratch_slots: Vec<u16>,
     scratch_hops: nexthop::HopTable,
     /// Next-hop tables of recently routing peers, direct-mapped by peer: (peer, the
     /// [`Ring::routing_gen`] it was built at, table). A long list reuses its peer's table while no
@@ -180,6 +183,7 @@ impl Ring {
             succ_lists: Arena::default(),
             spare_lists: Vec::new(),
             scratch_buckets: Vec::new(),
+            scratch_slots: Vec::new(),
             scratch_hops: nexthop::HopTable::default(),
             hop_cache: Vec::new(),
             routing_gen: 0,

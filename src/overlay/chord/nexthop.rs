@@ -173,11 +173,23 @@ impl HopTable {
     /// The next hop towards `t` and whether it is the responsible peer: exactly [`scan`]'s
     /// answer for the table this was built from.
     pub fn next_hop(&self, t: RingId) -> Option<(PeerId, bool)> {
+        self.next_hop_slot(t).map(|(p, fin, _)| (p, fin))
+    }
+
+    /// Candidate slots: [`HopTable::next_hop_slot`]'s slots are below this.
+    pub fn slots(&self) -> usize {
+        self.dists.len() + 1
+    }
+
+    /// [`HopTable::next_hop`] with the answer's slot in this table (below
+    /// [`HopTable::slots`]): equal slots mean the same peer, so a caller can group targets by
+    /// slot without comparing peers (one peer may have two slots: the first successor).
+    pub fn next_hop_slot(&self, t: RingId) -> Option<(PeerId, bool, usize)> {
         if self.s0 == NONE {
             return None;
         }
         if in_succ_arc(self.me, self.s0_vid, t) {
-            return Some((self.s0, true));
+            return Some((self.s0, true, 0));
         }
         // The farthest candidate strictly inside (me, t): count those nearer than t (a short,
         // branch-free pass; every candidate when t is me).
@@ -185,7 +197,7 @@ impl HopTable {
             0 => self.dists.len(),
             lim => self.dists.iter().map(|&d| usize::from(d < lim)).sum(),
         };
-        Some((if n == 0 { self.s0 } else { self.peers[n - 1] }, false))
+        Some((if n == 0 { self.s0 } else { self.peers[n - 1] }, false, n))
     }
 }
 

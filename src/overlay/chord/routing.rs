@@ -23,6 +23,9 @@ const TABLE_AT: usize = 8;
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
 const MAX_HOPS: u16 = 256;
 
+/// No bucket yet for a table candidate.
+const NO_BUCKET: u16 = u16::MAX;
+
 /// Slots of a ring's next-hop table cache (direct-mapped by peer).
 const HOP_CACHE: usize = 128;
 
@@ -148,6 +151,12 @@ impl Ring {
         if tabled && cached.is_none() {
             hops_table.build(&self.table(at, &avoid));
         }
+        // Bucket of each table candidate in this list (none yet).
+        let mut bucket_of = std::mem::take(&mut self.scratch_slots);
+        if tabled {
+            bucket_of.clear();
+            bucket_of.resize(hops_table.slots(), NO_BUCKET);
+        }
         // This peer's arc (predecessor, at], read once for the whole list.
         let arc = (pred != NONE).then(|| (self.vid(pred), self.vid(at)));
         let alone = self.alone[self.ix(at)];
@@ -170,12 +179,16 @@ impl Ring {
             }
             // Handed over as "responsible" by a forwarder with a stale successor, but our own
             // predecessor shows the target lies before us: pass it back to the predecessor.
-            let step = if t.final_hop {
-                Some((pred, true))
+            // `slot`: the table's candidate index, which finds the bucket without a search.
+            let (step, slot) = if t.final_hop {
+                (Some((pred, true)), None)
             } else if tabled {
-                hops_table.next_hop(t.id)
+                match hops_table.next_hop_slot(t.id) {
+                    Some((next, is_final, slot)) => (Some((next, is_final)), Some(slot)),
+                    None => (None, None),
+                }
             } else {
-                self.next_hop_avoiding(at, t.id, &avoid)
+                (self.next_hop_avoiding(at, t.id, &avoid), None)
             };
             match step.filter(|_| hops < MAX_HOPS) {
                 None => {
@@ -184,23 +197,28 @@ impl Ring {
                     self.push_target(l, t);
                 }
                 Some((next, is_final)) => {
-                    let b = match buckets.iter().position(|b| b.0 == next) {
-                        Some(i) => i,
-                        None => {
-                            let l = self.new_list();
-                            buckets.push((next, l, 0));
-                            buckets.len() - 1
+                    // Buckets keep the order in which their next hops first appear.
+                    let known = slot.map_or(NO_BUCKET, |s| bucket_of[s]);
+                    let b = if known != NO_BUCKET {
+                        usize::from(known)
+                    } else {
+                        let b = match buckets.iter().position(|b| b.0 == next) {
+                            Some(i) => i,
+                            None => {
+                                let v = self.spare_lists.pop().unwrap_or_default();
+                                buckets.push((next, v));
+                                buckets.len() - 1
+                            }
+                        };
+                        if let Some(s) = slot {
+                            bucket_of[s] = b as u16;
                         }
+                        b
                     };
-                    buckets[b].2 += 1;
-                    let l = buckets[b].1;
-                    self.push_target(
-                        l,
-                        Target {
-                            final_hop: is_final,
-                            ..t
-                        },
-                    );
+                    buckets[b].1.push(Target {
+                        final_hop: is_final,
+                        ..t
+                    });
                 }
             }
         }
@@ -209,7 +227,10 @@ impl Ring {
             Some(c) => self.hop_cache[c].2 = hops_table,
             None => self.scratch_hops = hops_table,
         }
-        for &(next, l, len) in &buckets {
+        self.scratch_slots = bucket_of;
+        for (next, v) in buckets.drain(..) {
+            let len = v.len() as u32;
+            let l = self.lists.insert(v);
             self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
         self.scratch_buckets = buckets;
