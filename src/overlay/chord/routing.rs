@@ -33,8 +33,8 @@ thread_local! {
     static CACHING: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
 }
 
-/// Whether rings created or routing on this thread reuse a peer's next-hop table between lists
-/// (on by default). Turning it off changes nothing but speed: the tests route churned systems
+/// Whether routing on this thread reuses a peer's next-hop table between lists while its ring's
+/// routing state is unchanged (on by default). Turning it off changes nothing but speed: the tests route churned systems
 /// both ways and compare every byte.
 pub fn set_hop_caching(on: bool) {
     CACHING.with(|c| c.set(on));
@@ -211,7 +211,8 @@ impl Ring {
                             }
                         };
                         if let Some(s) = slot {
-                            bucket_of[s] = b as u16;
+                            // (Beyond u16 buckets the slot stays unmapped: found by the search.)
+                            bucket_of[s] = u16::try_from(b).unwrap_or(NO_BUCKET);
                         }
                         b
                     };
