@@ -544,9 +544,8 @@ impl Ring {
         for h in self.periodic[i] {
             k.cancel(h);
         }
-        self.reset(p);
+        self.reset(p); // (notes the routing change)
         self.view.remove(p);
-        self.routing_changed();
         let dead: Vec<Handle> = (self.rpcs.iter())
             .filter(|(_, r)| r.from == p)
             .map(|(handle, _)| handle)
@@ -559,8 +558,8 @@ impl Ring {
     /// (and requests its keys from its successor); otherwise it joins when the host comes back.
     pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
         self.view.add(p, h, id, up);
-        self.grow(); // (notes the routing change: p's VID is new)
-        self.reset(p);
+        self.grow();
+        self.reset(p); // (notes the routing change: p's VID is new)
         if up {
             self.set_timer(k, p, 0, RingTimer::Join);
             self.arm_periodic(k, p);

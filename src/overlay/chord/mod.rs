@@ -198,7 +198,6 @@ impl Ring {
 
     /// Sizes the per-member arrays to the view's member slots.
     fn grow(&mut self) {
-        self.routing_changed();
         let n = self.view.slots();
         let s = self.timing.successors;
         self.pred.resize(n, NONE);

@@ -229,8 +229,15 @@ mod tests {
         for &v in vids {
             targets.extend([v, v.wrapping_sub(1), v.wrapping_add(1)]);
         }
+        // A slot names one peer (what the router groups targets by).
+        let mut peer_of_slot = vec![None; h.slots()];
         for t in targets {
             assert_eq!(h.next_hop(t), scan(&tb, t), "target {t}");
+            if let Some((p, _, slot)) = h.next_hop_slot(t) {
+                assert!(slot < h.slots(), "slot {slot} out of range");
+                let seen = *peer_of_slot[slot].get_or_insert(p);
+                assert_eq!(seen, p, "slot {slot} names two peers");
+            }
         }
     }
 

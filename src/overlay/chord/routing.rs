@@ -131,7 +131,7 @@ impl Ring {
         // cached reduction while the ring's routing state is unchanged).
         let tabled = targets.len() >= TABLE_AT;
         let cached = (tabled && avoid == NO_AVOID && caching()).then_some(at as usize % HOP_CACHE);
-        let mut hops_table = match cached {
+        let hops_table = match cached {
             Some(c) => {
                 if self.hop_cache.len() < HOP_CACHE {
                     self.hop_cache
@@ -146,11 +146,14 @@ impl Ring {
                 }
                 table
             }
-            None => std::mem::take(&mut self.scratch_hops),
+            None => {
+                let mut table = std::mem::take(&mut self.scratch_hops);
+                if tabled {
+                    table.build(&self.table(at, &avoid));
+                }
+                table
+            }
         };
-        if tabled && cached.is_none() {
-            hops_table.build(&self.table(at, &avoid));
-        }
         // Bucket of each table candidate in this list (none yet).
         let mut bucket_of = std::mem::take(&mut self.scratch_slots);
         if tabled {
