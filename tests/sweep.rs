@@ -467,3 +467,85 @@ fn a_group_with_different_tables_is_refused() {
     .unwrap();
     assert_eq!(m.systems[1].group, "g");
 }
+
+/// Two sweeps (different names and directories) whose points include one identical simulation:
+/// it is simulated once, and each sweep gets exactly the files a run of its own would write.
+#[test]
+fn identical_runs_of_two_sweeps_are_simulated_once() {
+    let d = tempfile::tempdir().unwrap();
+    let write = |name: &str, axis: &str| -> PathBuf {
+        let text = format!(
+            "name = \"{name}\"\nseed = 4\nduration_s = 20\nprotocol = \"chord-batch\"\n[topology]\nhosts = 20\n[overlay]\nvnodes = 2\n\
+             [churn]\nmodel = \"exponential\"\nlifetime_mean_s = 60\ndowntime_mean_s = 20\n\
+             [dataset]\nname = \"uniform\"\nkeys = 20000\ncache = false\n[workload]\nqueries_per_s = 5\nrange_keys = 200\n\
+             [output]\ndir = \"{}\"\n[sweep]\n{axis}common_seed = [\"{}\"]\n",
+            d.path().join(name).display(),
+            axis.split('"').nth(1).unwrap()
+        );
+        let p = d.path().join(format!("{name}.toml"));
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // 20 hosts x 2 vnodes is the shared point (a's first, b's first); the others differ.
+    let a = SweepPlan::load(&write("a", "\"overlay.vnodes\" = [2, 3]\n")).unwrap();
+    let b = SweepPlan::load(&write("b", "\"topology.hosts\" = [20, 30]\n")).unwrap();
+    let reports = leadsim::experiment::execute_all(&[&a, &b], &jobs(2)).unwrap();
+    let executed: usize = reports.iter().map(|r| r.executed).sum();
+    let shared: usize = reports.iter().map(|r| r.shared).sum();
+    assert_eq!((executed, shared), (3, 1), "{reports:?}");
+    let shared_file = run_file(&b, 0, "summary.csv");
+    let own = std::fs::read(run_file(&a, 0, "summary.csv")).unwrap();
+    let got = std::fs::read(&shared_file).unwrap();
+    assert_ne!(own, got, "each copy carries its own run name");
+    let renamed = String::from_utf8(own).unwrap().replace("\na,", "\nb,");
+    assert_eq!(
+        renamed.as_bytes(),
+        &got[..],
+        "the same numbers under b's name"
+    );
+    // Simulated alone, b's point writes the same summary byte for byte.
+    let alone = tempfile::tempdir().unwrap();
+    let r = leadsim::experiment::run_manifest(&b.runs[0].manifest).unwrap();
+    r.write(alone.path()).unwrap();
+    assert_eq!(
+        std::fs::read(alone.path().join("summary.csv")).unwrap(),
+        got
+    );
+    let prov = std::fs::read_to_string(run_file(&b, 0, "provenance.json")).unwrap();
+    assert!(prov.contains("same_run_as"), "{prov}");
+    // A second execution reuses everything from the cache.
+    let again = leadsim::experiment::execute_all(&[&a, &b], &jobs(2)).unwrap();
+    assert_eq!(again.iter().map(|r| r.reused).sum::<usize>(), 4);
+}
+
+/// Figs 9b (churn models), 9c (host counts) and 9d (latency models) share one point: paper churn,
+/// 490 PlanetLab-like hosts. With common seeds it is one simulation in both profiles.
+#[test]
+fn figs_9b_9c_9d_share_their_common_point() {
+    use leadsim::experiment::cache::simulation_key;
+    for quick in [true, false] {
+        let mut keys: Vec<Vec<String>> = Vec::new();
+        for f in ["fig09b", "fig09c", "fig09d"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("experiments/{f}.toml"));
+            let over = [("duration_s", toml::Value::Float(300.0))];
+            let plan = if quick {
+                SweepPlan::load_with(&path, &over).unwrap()
+            } else {
+                SweepPlan::load(&path).unwrap()
+            };
+            keys.push(
+                plan.runs
+                    .iter()
+                    .map(|r| simulation_key(&plan, r).unwrap())
+                    .collect(),
+            );
+        }
+        let in_all: Vec<&String> = keys[0]
+            .iter()
+            .filter(|k| keys[1].contains(k) && keys[2].contains(k))
+            .collect();
+        assert_eq!(in_all.len(), 1, "quick = {quick}");
+        let distinct: std::collections::BTreeSet<&String> = keys.iter().flatten().collect();
+        assert_eq!(distinct.len(), 3 + 5 + 4 - 2, "quick = {quick}");
+    }
+}

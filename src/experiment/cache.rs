@@ -96,13 +96,17 @@ fn inputs_of(m: &crate::manifest::Manifest) -> Result<String> {
 }
 
 /// The resolved manifest without `output.dir` (where files go does not change what they hold, so
-/// shards run in different directories share keys).
-fn keyed_manifest(m: &crate::manifest::Manifest) -> String {
+/// shards run in different directories share keys), and also without `name` when `unnamed` (a
+/// run's name is a label of its rows: it changes no simulated number).
+fn keyed_manifest(m: &crate::manifest::Manifest, unnamed: bool) -> String {
     let text = m.to_toml();
     match toml::from_str::<toml::Table>(&text) {
         Ok(mut t) => {
             if let Some(toml::Value::Table(o)) = t.get_mut("output") {
                 o.remove("dir");
+            }
+            if unnamed {
+                t.remove("name");
             }
             toml::to_string(&t).unwrap_or(text)
         }
@@ -119,7 +123,23 @@ pub fn run_key(plan: &SweepPlan, run: &PlannedRun) -> Result<String> {
         inputs_of(&run.manifest)?,
         run.params.join("\u{1f}"),
         run.replication,
-        keyed_manifest(&run.manifest)
+        keyed_manifest(&run.manifest, false)
+    );
+    Ok(hex(&Sha1::digest(material.as_bytes())))
+}
+
+/// The simulation key of `run` in `plan`: what it simulates, whatever it is called and wherever
+/// it is written (code, profile, inputs and the resolved manifest without its name, output
+/// directory and sweep labels). Two runs with one simulation key give the same numbers, so
+/// [`super::execute`] simulates them once (e.g. the paper-churn, 490-host, PlanetLab-like point
+/// that Figs 9b, 9c and 9d share).
+pub fn simulation_key(plan: &SweepPlan, run: &PlannedRun) -> Result<String> {
+    let material = format!(
+        "leadsim simulation key v1\ncode: {}\nprofile: {}\ninputs:\n{}manifest:\n{}",
+        plan.code,
+        plan.profile,
+        inputs_of(&run.manifest)?,
+        keyed_manifest(&run.manifest, true)
     );
     Ok(hex(&Sha1::digest(material.as_bytes())))
 }

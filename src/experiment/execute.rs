@@ -1,10 +1,10 @@
 //! Executing a sweep plan: run what the cache cannot serve, in parallel, each run into its own
 //! directory (index last), and report what was reused.
 
-use super::cache::{run_key, status, write_index, Status};
+use super::cache::{run_key, simulation_key, status, write_index, Status};
 use super::schedule;
 use super::sweep::{PlannedRun, SweepPlan};
-use super::{load_keys, run_with_inputs, DATASET_CACHE};
+use super::{load_keys, run_with_inputs, RunResult, DATASET_CACHE};
 use crate::data::KeySet;
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
@@ -33,6 +33,9 @@ pub struct ExecReport {
     pub executed: usize,
     /// Runs served from the cache.
     pub reused: usize,
+    /// Runs written from an identical run simulated now for another sweep point (the same
+    /// [`simulation_key`]: only their names and directories differ), not simulated again.
+    pub shared: usize,
     /// Of the executed: finished before by another configuration, profile, input or code.
     pub stale: usize,
     /// Of the executed: finished before but with a missing or altered file.
@@ -48,6 +51,13 @@ impl std::fmt::Display for ExecReport {
             "{} run(s) executed, {} reused from the cache",
             self.executed, self.reused
         )?;
+        if self.shared > 0 {
+            write!(
+                f,
+                ", {} written from an identical run of another sweep point",
+                self.shared
+            )?;
+        }
         if self.stale + self.damaged > 0 {
             write!(
                 f,
@@ -65,12 +75,14 @@ pub fn execute(plan: &SweepPlan, opts: &Exec) -> Result<ExecReport> {
     Ok(reports.remove(0))
 }
 
-/// A run to execute now.
+/// A run to execute now, and the identical runs of other sweep points it also writes.
 struct Job<'a> {
     plan: usize,
     run: &'a PlannedRun,
     key: String,
     expected_s: f64,
+    /// Runs with the same simulation key: (plan, run, run key).
+    same: Vec<(usize, &'a PlannedRun, String)>,
 }
 
 /// Datasets shared by the pending runs: each is loaded when a run first needs it and released
@@ -120,6 +132,9 @@ impl Inputs {
 pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>> {
     let mut reports = vec![ExecReport::default(); plans.len()];
     let mut pending: Vec<Job> = Vec::new();
+    // Pending runs by simulation key: the first of each key is simulated, the others are
+    // written from its result.
+    let mut by_simulation: BTreeMap<String, usize> = BTreeMap::new();
     for (pi, plan) in plans.iter().enumerate() {
         let selected: Vec<&PlannedRun> = match opts.shard {
             Some((i, n)) => plan.shard(i, n),
@@ -137,12 +152,20 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
                         Status::Damaged(_) => report.damaged += 1,
                         _ => {}
                     }
+                    let sim = simulation_key(plan, r)?;
+                    if let Some(&leader) = by_simulation.get(&sim) {
+                        pending[leader].same.push((pi, r, key));
+                        report.shared += 1;
+                        continue;
+                    }
+                    by_simulation.insert(sim, pending.len());
                     let expected_s = schedule::expected_s(r, &dir);
                     pending.push(Job {
                         plan: pi,
                         run: r,
                         key,
                         expected_s,
+                        same: Vec::new(),
                     });
                     report.executed += 1;
                 }
@@ -178,12 +201,20 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
         })?;
         inputs.release(r);
         let out = plan.dir.join("runs").join(r.dir_name());
-        if out.exists() {
-            std::fs::remove_dir_all(&out)
-                .with_context(|| format!("cannot clear {}", out.display()))?;
+        write_run(&result, &out, &plan.code, &job.key, "")?;
+        // Identical runs of other sweep points: the same result under their own manifest (name).
+        let mut result = result;
+        for (pj, rj, key) in &job.same {
+            let dir = plans[*pj].dir.join("runs").join(rj.dir_name());
+            result.manifest = rj.manifest.clone();
+            write_run(
+                &result,
+                &dir,
+                &plans[*pj].code,
+                key,
+                &out.display().to_string(),
+            )?;
         }
-        let files = result.write_with(&out, &plan.code, &job.key)?;
-        write_index(&out, &job.key, &plan.code, &files)?;
         let p = result.provenance();
         busy_ms[job.plan].fetch_add((p.wall_s * 1e3) as u64, Ordering::SeqCst);
         let k = finished.fetch_add(1, Ordering::SeqCst) + 1;
@@ -230,6 +261,16 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
         r.run_ms = ms.load(Ordering::SeqCst);
     }
     Ok(reports)
+}
+
+/// Writes a finished run into `dir` (emptied first), its index last; `same_as` names the
+/// directory of the run that was simulated when this one was written from an identical run.
+fn write_run(result: &RunResult, dir: &Path, code: &str, key: &str, same_as: &str) -> Result<()> {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot clear {}", dir.display()))?;
+    }
+    let files = result.write_with(dir, code, key, same_as)?;
+    write_index(dir, key, code, &files)
 }
 
 /// Which loaded dataset a run uses: runs of any sweep and protocol that read the same dataset

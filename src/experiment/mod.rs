@@ -81,6 +81,10 @@ pub struct Provenance {
     pub code: String,
     /// The run's cache key (sweeps and figures; empty for `leadsim run`).
     pub run_key: String,
+    /// When this run was not simulated itself but written from an identical run of another
+    /// sweep point (same simulation, another name): that run's directory. Absent otherwise.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub same_run_as: String,
     /// Wall-clock facts of the protocol (e.g. `lead_model_train_s`), never part of a CSV.
     pub facts: std::collections::BTreeMap<String, f64>,
 }
@@ -358,17 +362,25 @@ impl RunResult {
             events_settled: self.output.events_settled,
             code: cache::code_fingerprint().to_string(),
             run_key: String::new(),
+            same_run_as: String::new(),
             facts: self.output.facts.iter().cloned().collect(),
         }
     }
 
     /// Writes the run's files into `dir` (atomically, file by file). Returns the paths written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
-        self.write_with(dir, cache::code_fingerprint(), "")
+        self.write_with(dir, cache::code_fingerprint(), "", "")
     }
 
-    /// [`RunResult::write`] recording the code fingerprint and run key in the provenance.
-    pub fn write_with(&self, dir: &Path, code: &str, key: &str) -> Result<Vec<PathBuf>> {
+    /// [`RunResult::write`] recording the code fingerprint, run key and (when written from an
+    /// identical run of another sweep point) that run's directory in the provenance.
+    pub fn write_with(
+        &self,
+        dir: &Path,
+        code: &str,
+        key: &str,
+        same_as: &str,
+    ) -> Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         if self.manifest.output.queries {
             let p = dir.join("queries.csv");
@@ -397,6 +409,7 @@ impl RunResult {
         let mut prov = self.provenance();
         prov.code = code.to_string();
         prov.run_key = key.to_string();
+        prov.same_run_as = same_as.to_string();
         write_atomic(&p, serde_json::to_string_pretty(&prov)?.as_bytes())?;
         written.push(p);
         Ok(written)
