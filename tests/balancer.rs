@@ -149,3 +149,24 @@ fn capacities_shape_virtual_peer_counts() {
         assert!(e.contains("overlay.capacity"), "{bad}: {e}");
     }
 }
+
+/// Members that leave and come back at new positions while pings are in flight: settling at
+/// send time (on by default) must give the same bytes as queueing every message. A system that
+/// moves members declares it (`Ring::expect_moves`), so its predecessor checks are never
+/// settled; without the declaration this test fails.
+#[test]
+fn moving_members_settle_nothing_they_could_change() {
+    let text = manifest("requests", "");
+    let with = |on: bool| {
+        leadsim::sim::set_settling(on);
+        let r = run(&text);
+        leadsim::sim::set_settling(true);
+        r
+    };
+    let (on, off) = (with(true), with(false));
+    assert!(*column(&on, "leaves").last().unwrap() > 10.0, "peers must move");
+    assert!(on.output.events_settled > 0, "settling must take place");
+    assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
+    assert!(on.series_csv() == off.series_csv(), "series.csv differs");
+    assert!(on.hosts_csv() == off.hosts_csv(), "hosts.csv differs");
+}

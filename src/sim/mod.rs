@@ -226,6 +226,47 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         true
     }
 
+    /// Settles a request from `from` to `to` and its reply now, both counted sent and delivered
+    /// (and as two events), when that is exact; returns whether it did (else nothing happened).
+    ///
+    /// For exchanges whose request changes nothing at a live receiver but send the reply at
+    /// once, and whose reply only completes an RPC that the caller completes itself when this
+    /// returns `true` (a predecessor ping). Exact when neither host has a churn transition until
+    /// its message arrives (both are up now) and the reply arrives within the running
+    /// [`run_until`] call; the caller checks the rest (the receiver stays a member, the RPC's
+    /// timeout is deferred). Like [`Sim::send_settled`], it takes no place in the event order.
+    #[inline]
+    pub fn settle_exchange_on(
+        &mut self,
+        from: PeerId,
+        to: PeerId,
+        path: Path,
+        request: &M,
+        reply: &M,
+    ) -> bool {
+        if !self.settling {
+            return false;
+        }
+        let there = self.kernel.now() + self.net.one_way_on(path, from, to);
+        let back = there + self.net.one_way_on(path.reversed(), to, from);
+        let (hf, ht) = (self.net.host_of(from), self.net.host_of(to));
+        if back > self.horizon
+            || self.next_churn[ht as usize] <= there
+            || self.next_churn[hf as usize] <= back
+            || !self.net.is_host_up(ht)
+            || !self.net.is_host_up(hf)
+        {
+            return false;
+        }
+        self.net.count_sent(request);
+        self.net.count_delivered(to, request);
+        self.net.count_sent(reply);
+        self.net.count_delivered(from, reply);
+        self.events_processed += 2;
+        self.settled += 2;
+        true
+    }
+
     /// Takes the place of a timer of `peer` firing after `delay` without scheduling it: a
     /// timeout that is only needed if its request goes unanswered
     /// ([`Sim::set_deferred_timer`] schedules it in that place when it is).

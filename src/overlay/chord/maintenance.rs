@@ -11,7 +11,7 @@ use crate::network::Path;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::RingId;
 use crate::overlay::id::{in_open, in_open_closed};
-use crate::overlay::wire::{RingMsg, RingTimer, Timer};
+use crate::overlay::wire::{Msg, RingMsg, RingTimer, Timer};
 use crate::overlay::RingInit;
 
 impl Ring {
@@ -216,6 +216,32 @@ impl Ring {
         let pred = self.pred[self.ix(p)];
         if pred != NONE {
             let (rpc, path) = self.call(k, p, pred, RpcKind::CheckPred);
+            self.check_pred(k, p, pred, path, rpc);
+        }
+    }
+
+    /// Sends predecessor check `rpc` from `p` to `pred`, or settles it now when its outcome is
+    /// already certain. The callee answers a ping at once and changes nothing, and the reply
+    /// only completes the RPC: with the timeout deferred ([`Ring::call`]), both hosts without a
+    /// churn transition until the ping and the pong arrive ([`OverlaySim::settle_exchange_on`]),
+    /// and no member able to leave the ring meanwhile (no [`Ring::expect_moves`]), the exchange
+    /// is counted as sent and delivered and the RPC is done, as the two delivery events would
+    /// have done it; no other event can observe the difference.
+    fn check_pred(&mut self, k: &mut OverlaySim, p: PeerId, pred: PeerId, path: Path, rpc: Handle) {
+        let certain = !self.moves
+            && self.view.is_member(pred)
+            && self.rpcs.get(rpc).is_some_and(|r| r.deferred.is_some());
+        if certain
+            && k.settle_exchange_on(
+                p,
+                pred,
+                path,
+                &Msg::Ring(self.id, RingMsg::Ping { rpc }),
+                &Msg::Ring(self.id, RingMsg::Pong { rpc }),
+            )
+        {
+            self.rpcs.remove(rpc);
+        } else {
             self.send_on(k, p, pred, path, RingMsg::Ping { rpc });
         }
     }
@@ -518,6 +544,11 @@ impl Ring {
     /// the ring (routing state reset, periodic timers stop). Every message is counted. Peers
     /// whose fingers still point at it learn by timeout, as after a crash.
     pub fn leave(&mut self, k: &mut OverlaySim, p: PeerId) {
+        debug_assert!(
+            self.moves,
+            "a system that moves members calls Ring::expect_moves"
+        );
+        self.moves = true;
         if !self.view.is_member(p) {
             return;
         }
@@ -557,6 +588,11 @@ impl Ring {
     /// left back at a new position. If its host is up it joins at once through the join protocol
     /// (and requests its keys from its successor); otherwise it joins when the host comes back.
     pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
+        debug_assert!(
+            self.moves,
+            "a system that moves members calls Ring::expect_moves"
+        );
+        self.moves = true;
         self.view.add(p, h, id, up);
         self.grow();
         self.reset(p); // (notes the routing change: p's VID is new)

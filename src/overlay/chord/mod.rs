@@ -149,6 +149,10 @@ pub struct Ring {
     /// Bumped whenever any member's fingers, successors or the ring's membership (hence a VID)
     /// change: a cached next-hop table built at an older generation is built again.
     routing_gen: u64,
+    /// Members may leave or be re-added while the run goes on ([`Ring::expect_moves`]): a
+    /// predecessor check is then never settled at send time (its callee could leave while it
+    /// is in flight).
+    moves: bool,
     scratch_peers: Vec<PeerId>,
     rng: SimRng,
     arc_keys: ArcKeys,
@@ -187,6 +191,7 @@ impl Ring {
             scratch_hops: nexthop::HopTable::default(),
             hop_cache: Vec::new(),
             routing_gen: 0,
+            moves: false,
             scratch_peers: Vec::new(),
             rng: stream,
             arc_keys,
@@ -194,6 +199,14 @@ impl Ring {
         };
         r.grow();
         r
+    }
+
+    /// Declares, before the run, that members of this ring may leave it or be put back at a new
+    /// position while it runs ([`Ring::leave`], [`Ring::add_member`]; the Shadow Balancer). A
+    /// system that moves members must call it from its `add_system`: predecessor checks whose
+    /// callee cannot leave before they arrive are settled at send time otherwise.
+    pub fn expect_moves(&mut self) {
+        self.moves = true;
     }
 
     /// Sizes the per-member arrays to the view's member slots.

@@ -545,6 +545,14 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         frm,
         limits: Vec::new(),
     };
+    if app
+        .load
+        .as_ref()
+        .is_some_and(|w| w.mode != BalanceMode::Off)
+    {
+        // The Shadow Balancer moves virtual peers in and out of the ring while it runs.
+        overlay.rings[usize::from(RING)].expect_moves();
+    }
     overlay.add_system(&spec.name, app);
     Ok(SystemParts {
         arc_keys: Box::new(move |lo, hi| place.count_in(lo, hi)),
