@@ -164,7 +164,10 @@ fn moving_members_settle_nothing_they_could_change() {
         r
     };
     let (on, off) = (with(true), with(false));
-    assert!(*column(&on, "leaves").last().unwrap() > 10.0, "peers must move");
+    assert!(
+        *column(&on, "leaves").last().unwrap() > 10.0,
+        "peers must move"
+    );
     assert!(on.output.events_settled > 0, "settling must take place");
     assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
     assert!(on.series_csv() == off.series_csv(), "series.csv differs");
