@@ -428,8 +428,12 @@ impl Ring {
         let i = self.ix(p);
         let base = i * s;
         let mut n = 0;
+        // Peers already taken, by their low 6 bits: the search of the list so far (quadratic
+        // in its length) runs only when the bit says the peer may be in it.
+        let mut taken = 0u64;
         for &q in list {
-            if q == p || q == NONE || self.succ[base..base + n].contains(&q) {
+            let bit = 1u64 << (q % 64);
+            if q == p || q == NONE || (taken & bit != 0 && self.succ[base..base + n].contains(&q)) {
                 continue;
             }
             if n == s {
@@ -439,6 +443,7 @@ impl Ring {
                 self.succ[base + n] = q;
                 self.routing_changed();
             }
+            taken |= bit;
             n += 1;
         }
         if self.succ_len[i] != n as u8 {
