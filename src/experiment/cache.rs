@@ -116,16 +116,7 @@ fn keyed_manifest(m: &crate::manifest::Manifest, unnamed: bool) -> String {
 
 /// The run key of `run` in `plan`.
 pub fn run_key(plan: &SweepPlan, run: &PlannedRun) -> Result<String> {
-    let material = format!(
-        "leadsim run key v1\ncode: {}\nprofile: {}\ninputs:\n{}params: {}\nreplication: {}\nmanifest:\n{}",
-        plan.code,
-        plan.profile,
-        inputs_of(&run.manifest)?,
-        run.params.join("\u{1f}"),
-        run.replication,
-        keyed_manifest(&run.manifest, false)
-    );
-    Ok(hex(&Sha1::digest(material.as_bytes())))
+    key(plan, run, true)
 }
 
 /// The simulation key of `run` in `plan`: what it simulates, whatever it is called and wherever
@@ -134,13 +125,29 @@ pub fn run_key(plan: &SweepPlan, run: &PlannedRun) -> Result<String> {
 /// [`super::execute`] simulates them once (e.g. the paper-churn, 490-host, PlanetLab-like point
 /// that Figs 9b, 9c and 9d share).
 pub fn simulation_key(plan: &SweepPlan, run: &PlannedRun) -> Result<String> {
-    let material = format!(
-        "leadsim simulation key v1\ncode: {}\nprofile: {}\ninputs:\n{}manifest:\n{}",
+    key(plan, run, false)
+}
+
+/// A run key (`named`: with the run's axis labels, replication and name) or a simulation key.
+fn key(plan: &SweepPlan, run: &PlannedRun, named: bool) -> Result<String> {
+    let what = if named { "run" } else { "simulation" };
+    let mut material = format!(
+        "leadsim {what} key v1\ncode: {}\nprofile: {}\ninputs:\n{}",
         plan.code,
         plan.profile,
-        inputs_of(&run.manifest)?,
-        keyed_manifest(&run.manifest, true)
+        inputs_of(&run.manifest)?
     );
+    if named {
+        material.push_str(&format!(
+            "params: {}\nreplication: {}\n",
+            run.params.join("\u{1f}"),
+            run.replication
+        ));
+    }
+    material.push_str(&format!(
+        "manifest:\n{}",
+        keyed_manifest(&run.manifest, !named)
+    ));
     Ok(hex(&Sha1::digest(material.as_bytes())))
 }
 
