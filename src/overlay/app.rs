@@ -496,7 +496,8 @@ impl<'a, A: RingApp> Ctx<'a, A> {
     }
 
     /// Adds network peer `p` to ring `r` at position `id` (or moves a peer that left back in at
-    /// a new position): it joins through the join protocol and requests its keys.
+    /// a new position): it joins through the join protocol and requests its keys. The ring must
+    /// have been told before the run ([`crate::overlay::chord::Ring::expect_moves`]).
     pub fn add_member(&mut self, r: RingIx, p: PeerId, id: RingId) {
         let h = self.net().host_of(p);
         let up = self.net().is_host_up(h);
@@ -505,7 +506,8 @@ impl<'a, A: RingApp> Ctx<'a, A> {
     }
 
     /// Graceful leave of `p` from ring `r`: its keys go to its successor, its neighbours are
-    /// told; every message is counted.
+    /// told; every message is counted. The ring must have been told before the run
+    /// ([`crate::overlay::chord::Ring::expect_moves`]).
     pub fn leave(&mut self, r: RingIx, p: PeerId) {
         let ring = &mut self.env.rings[usize::from(r)];
         ring.leave(self.env.sim, p);

@@ -544,11 +544,13 @@ impl Ring {
     /// the ring (routing state reset, periodic timers stop). Every message is counted. Peers
     /// whose fingers still point at it learn by timeout, as after a crash.
     pub fn leave(&mut self, k: &mut OverlaySim, p: PeerId) {
-        debug_assert!(
+        assert!(
             self.moves,
-            "a system that moves members calls Ring::expect_moves"
+            "ring {}: a member left or was added, but the ring was not told before the run that \
+             its members move (a system that moves members calls Ring::expect_moves in its \
+             add_system)",
+            self.id
         );
-        self.moves = true;
         if !self.view.is_member(p) {
             return;
         }
@@ -588,11 +590,13 @@ impl Ring {
     /// left back at a new position. If its host is up it joins at once through the join protocol
     /// (and requests its keys from its successor); otherwise it joins when the host comes back.
     pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
-        debug_assert!(
+        assert!(
             self.moves,
-            "a system that moves members calls Ring::expect_moves"
+            "ring {}: a member left or was added, but the ring was not told before the run that \
+             its members move (a system that moves members calls Ring::expect_moves in its \
+             add_system)",
+            self.id
         );
-        self.moves = true;
         self.view.add(p, h, id, up);
         self.grow();
         self.reset(p); // (notes the routing change: p's VID is new)

@@ -204,7 +204,8 @@ impl Ring {
     /// Declares, before the run, that members of this ring may leave it or be put back at a new
     /// position while it runs ([`Ring::leave`], [`Ring::add_member`]; the Shadow Balancer). A
     /// system that moves members must call it from its `add_system`: predecessor checks whose
-    /// callee cannot leave before they arrive are settled at send time otherwise.
+    /// callee cannot leave before they arrive are settled at send time otherwise, so
+    /// [`Ring::leave`] and [`Ring::add_member`] panic on a ring that was not told.
     pub fn expect_moves(&mut self) {
         self.moves = true;
     }
