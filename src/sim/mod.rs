@@ -211,7 +211,7 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         let arrival = self.kernel.now() + delay;
         let h = self.net.host_of(to);
         self.net.count_sent(&msg);
-        if !self.settling || arrival > self.horizon || self.next_churn[h as usize] <= arrival {
+        if !self.certain_until(h, arrival) {
             self.kernel
                 .schedule_in(delay, Event::Deliver { from, to, msg });
             return false;
@@ -224,6 +224,14 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
             self.net.count_lost(&msg);
         }
         true
+    }
+
+    /// Whether a message arriving at host `h` at `arrival` may be settled now: settling is on,
+    /// it arrives within the running [`run_until`] call, and `h` has no churn transition until
+    /// then (so whether it is heard is known now).
+    #[inline]
+    fn certain_until(&self, h: HostId, arrival: Time) -> bool {
+        self.settling && arrival <= self.horizon && self.next_churn[h as usize] > arrival
     }
 
     /// Settles a request from `from` to `to` and its reply now, both counted sent and delivered
@@ -244,17 +252,13 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         request: &M,
         reply: &M,
     ) -> bool {
-        if !self.settling {
-            return false;
-        }
         let there = self.kernel.now() + self.net.one_way_on(path, from, to);
         let back = there + self.net.one_way_on(path.reversed(), to, from);
         let (hf, ht) = (self.net.host_of(from), self.net.host_of(to));
-        if back > self.horizon
-            || self.next_churn[ht as usize] <= there
-            || self.next_churn[hf as usize] <= back
-            || !self.net.is_host_up(ht)
-            || !self.net.is_host_up(hf)
+        if !(self.certain_until(ht, there)
+            && self.certain_until(hf, back)
+            && self.net.is_host_up(ht)
+            && self.net.is_host_up(hf))
         {
             return false;
         }

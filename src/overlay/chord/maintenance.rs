@@ -544,13 +544,7 @@ impl Ring {
     /// the ring (routing state reset, periodic timers stop). Every message is counted. Peers
     /// whose fingers still point at it learn by timeout, as after a crash.
     pub fn leave(&mut self, k: &mut OverlaySim, p: PeerId) {
-        assert!(
-            self.moves,
-            "ring {}: a member left or was added, but the ring was not told before the run that \
-             its members move (a system that moves members calls Ring::expect_moves in its \
-             add_system)",
-            self.id
-        );
+        self.check_moves_declared();
         if !self.view.is_member(p) {
             return;
         }
@@ -590,13 +584,7 @@ impl Ring {
     /// left back at a new position. If its host is up it joins at once through the join protocol
     /// (and requests its keys from its successor); otherwise it joins when the host comes back.
     pub fn add_member(&mut self, k: &mut OverlaySim, p: PeerId, h: HostId, id: RingId, up: bool) {
-        assert!(
-            self.moves,
-            "ring {}: a member left or was added, but the ring was not told before the run that \
-             its members move (a system that moves members calls Ring::expect_moves in its \
-             add_system)",
-            self.id
-        );
+        self.check_moves_declared();
         self.view.add(p, h, id, up);
         self.grow();
         self.reset(p); // (notes the routing change: p's VID is new)
@@ -604,6 +592,19 @@ impl Ring {
             self.set_timer(k, p, 0, RingTimer::Join);
             self.arm_periodic(k, p);
         }
+    }
+
+    /// A member leaves or is added: the ring must have been told before the run
+    /// ([`Ring::expect_moves`]), or some of its predecessor checks may have been settled as
+    /// answered by a peer that left before they arrived.
+    fn check_moves_declared(&self) {
+        assert!(
+            self.moves,
+            "ring {}: a member left or was added, but the ring was not told before the run that \
+             its members move (a system that moves members calls Ring::expect_moves in its \
+             add_system)",
+            self.id
+        );
     }
 
     /// Drops outstanding RPCs (their callers are gone), releasing the lists they held.
