@@ -212,3 +212,63 @@ fn replicas_keep_keys_available_when_an_owner_is_down() {
         "three copies must find more keys: {three} vs {one}"
     );
 }
+
+#[test]
+fn a_host_back_before_its_neighbours_noticed_rejoins_cleanly() {
+    // Hosts crash and return within 50-400 ms: their neighbours still point at them (a ping
+    // times out only after 3 x RTT), so a stale pointer hands each peer's own join lookup back
+    // to it. An unjoined peer must serve no routing (the caller times out and forgets it):
+    // otherwise the peer joins with itself as successor, loses every successor at its next
+    // stabilisation, rejoins, and so on forever, handing out a random bootstrap as its
+    // successor list meanwhile (found in Fig 9b's exponential-churn run at paper scale).
+    let dir = std::env::temp_dir().join(format!("leadsim-quick-return-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("trace.csv");
+    let mut csv = String::from("time_us,host,event\n");
+    for (i, gap_ms) in [50u64, 120, 200, 400, 80, 300].iter().enumerate() {
+        let t = 20_000_000 + i as u64 * 7_000_000;
+        csv += &format!(
+            "{t},{},down\n{},{},up\n",
+            3 + 7 * i,
+            t + gap_ms * 1000,
+            3 + 7 * i
+        );
+    }
+    std::fs::write(&trace, csv).unwrap();
+    let text = format!(
+        r#"
+seed = 17
+duration_s = 120
+protocol = "chord-batch"
+[topology]
+hosts = 60
+[overlay]
+vnodes = 5
+[churn]
+model = "trace"
+trace = "{}"
+[dataset]
+name = "uniform"
+keys = 50000
+cache = false
+[workload]
+queries_per_s = 20
+query = "lookup"
+"#,
+        trace.display()
+    );
+    let r = run(&text);
+    assert_eq!(r.churn.crash_count(), 6);
+    assert_eq!(metric(&r, "ring_joins"), 30.0, "every peer rejoins once");
+    assert_eq!(metric(&r, "ring_join_retries"), 0.0);
+    assert_eq!(metric(&r, "ring_unroutable"), 0.0);
+    let report = r.output.check("ring consistent").unwrap();
+    assert!(report.holds, "{report:?}");
+    let recs = &r.output.records[0];
+    let failed = recs.iter().filter(|q| q.outcome == Outcome::Failed).count();
+    assert_eq!(
+        failed, 0,
+        "no lookup fails (a crashed origin's own are not failures)"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}

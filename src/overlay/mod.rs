@@ -197,9 +197,10 @@ impl Protocol for Overlay {
         match msg {
             Msg::Ring(r, m) => {
                 let ring = &mut self.rings[usize::from(r)];
-                if !ring.view.is_member(to) {
-                    // It left this ring: nobody there; a caller learns by its timeout, and a
-                    // reply to a departed caller completes nothing.
+                if !ring.view.is_member(to) || !ring.serves(to, &m) {
+                    // It left this ring, or has not (re)joined it and serves no ring request
+                    // yet: a caller learns by its timeout, and a reply to a departed caller
+                    // completes nothing.
                     ring.unheard(k, m);
                     return;
                 }

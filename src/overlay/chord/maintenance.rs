@@ -346,7 +346,8 @@ impl Ring {
     /// A join or finger lookup found its responsible peer.
     pub fn on_found(&mut self, k: &mut OverlaySim, at: PeerId, purpose: Purpose, owner: PeerId) {
         match purpose {
-            Purpose::Join if !self.joined[self.ix(at)] => {
+            // (An unjoined peer routes nothing, so its join never finds the peer itself.)
+            Purpose::Join if !self.joined[self.ix(at)] && owner != at => {
                 self.set_successors(at, &[owner]);
                 let (rpc, path) = self.call(k, at, owner, RpcKind::JoinInfo);
                 self.send_on(k, at, owner, path, RingMsg::GetSuccs { rpc });

@@ -362,6 +362,18 @@ impl Ring {
         self.view.is_member(p) && self.joined[self.ix(p)]
     }
 
+    /// Whether member `p` answers `m`. A peer that has not completed its (re)join is not part
+    /// of the ring yet: it routes nothing and has no successor list to give, so routed lists
+    /// and successor-list requests sent to it go unanswered, as to a crashed peer, and the
+    /// caller forgets it by timeout. (Otherwise a host that comes back before its neighbours
+    /// noticed its crash is handed its own join lookup by a stale pointer, joins with itself as
+    /// successor and hands a random bootstrap peer out as its successor list.) Every other
+    /// message is served: answers to its own join, pings, notifications, key transfers.
+    #[inline]
+    pub fn serves(&self, p: PeerId, m: &RingMsg) -> bool {
+        self.joined[self.ix(p)] || !matches!(m, RingMsg::Route { .. } | RingMsg::GetSuccs { .. })
+    }
+
     /// The peer's predecessor ([`NONE`] if unknown).
     pub fn predecessor(&self, p: PeerId) -> PeerId {
         self.pred[self.ix(p)]
