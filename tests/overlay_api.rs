@@ -395,6 +395,158 @@ queries_per_s = 50
     );
 }
 
+// ---------------------------------------------------------------- moved members and the hop cache
+
+/// Moves a random peer to a random new ring position every second (graceful leave, then
+/// add at the new VID) while routing lists of 16 targets (long enough for a next-hop table).
+struct Mover {
+    stream: QueryStream,
+    moves: u64,
+    /// Every delivery: (time, peer, first target id, targets), in order.
+    deliveries: Vec<(u64, PeerId, RingId, usize)>,
+    at_true_owner: usize,
+    targets: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum MoveTimer {
+    Move,
+    Issue,
+}
+
+impl RingApp for Mover {
+    type Msg = WalkMsg;
+    type Timer = MoveTimer;
+
+    fn kinds(&self) -> &'static [&'static str] {
+        &["unused"]
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.set_global_timer(5_000_000, MoveTimer::Move);
+        ctx.set_global_timer(self.stream.first(), MoveTimer::Issue);
+    }
+
+    fn on_timer(&mut self, ctx: &mut Ctx<Self>, _: PeerId, t: MoveTimer) {
+        match t {
+            MoveTimer::Move => {
+                if ctx.now() < 70_000_000 {
+                    ctx.set_global_timer(1_000_000, MoveTimer::Move);
+                }
+                if ctx.now() == 20_000_000 {
+                    // Host 5 is down (the trace): its peers move while they cannot rejoin, so
+                    // nothing but the move itself changes the ring's routing state.
+                    for p in 20..24 {
+                        assert!(ctx.net().host_of(p) == 5 && !ctx.net().is_host_up(5));
+                        let id = self.stream.rng.next_u64();
+                        ctx.leave(0, p);
+                        ctx.add_member(0, p, id);
+                        self.moves += 1;
+                    }
+                    return;
+                }
+                let Some(p) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
+                    return;
+                };
+                let id = self.stream.rng.next_u64();
+                ctx.leave(0, p);
+                ctx.add_member(0, p, id);
+                self.moves += 1;
+            }
+            MoveTimer::Issue => {
+                if let Some(gap) = self.stream.next_gap(ctx.now()) {
+                    ctx.set_global_timer(gap, MoveTimer::Issue);
+                }
+                let Some(origin) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
+                    return;
+                };
+                let q = ctx.open_query(origin, "lookup", 16);
+                let ring = ctx.ring_mut(0);
+                let list = ring.new_list();
+                for tag in 0..16 {
+                    let id = self.stream.rng.next_u64();
+                    ring.push_target(list, leadsim::overlay::wire::Target::new(id, tag));
+                }
+                let r = ctx.route(0, origin, list, q);
+                self.handle_routed(ctx, origin, r);
+            }
+        }
+    }
+
+    fn on_deliver(&mut self, ctx: &mut Ctx<Self>, at: PeerId, d: Delivery) {
+        let ring = ctx.ring(d.ring);
+        let targets = ring.list(d.list);
+        for t in targets {
+            self.targets += 1;
+            if ring.view.owner(t.id) == Some(at) {
+                self.at_true_owner += 1;
+            }
+        }
+        let entry = (ctx.now(), at, targets[0].id, targets.len());
+        self.deliveries.push(entry);
+        ctx.ring_mut(d.ring).free_list(d.list);
+    }
+
+    fn on_message(&mut self, _: &mut Ctx<Self>, _: PeerId, _: PeerId, _: WalkMsg) {}
+}
+
+/// The next-hop tables a peer reuses between lists must be rebuilt when a member moves (its VID
+/// changes under the same peer id): routing with the cache gives exactly the deliveries of
+/// routing without it, while peers keep moving.
+#[test]
+fn cached_next_hop_tables_follow_members_that_move() {
+    let dir = std::env::temp_dir().join(format!("leadsim-moves-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("trace.csv");
+    std::fs::write(
+        &trace,
+        "time_us,host,event\n19900000,5,down\n60000000,5,up\n",
+    )
+    .unwrap();
+    let text = format!(
+        "seed = 4\nduration_s = 80\n[topology]\nhosts = 40\n[overlay]\nvnodes = 4\n\
+         [churn]\nmodel = \"trace\"\ntrace = \"{}\"\n[workload]\nqueries_per_s = 40\n",
+        trace.display()
+    );
+    let run = |on: bool| {
+        leadsim::overlay::chord::routing::set_hop_caching(on);
+        let (out, got) = run_on(
+            &text,
+            |w, t| {
+                let mut rings = one_ring(w, t, Box::new(|_, _| 0));
+                rings[0].expect_moves();
+                rings
+            },
+            |w| Mover {
+                stream: stream(w),
+                moves: 0,
+                deliveries: Vec::new(),
+                at_true_owner: 0,
+                targets: 0,
+            },
+            |a| (a.moves, a.deliveries.clone(), a.at_true_owner, a.targets),
+        );
+        leadsim::overlay::chord::routing::set_hop_caching(true);
+        (out.events, got)
+    };
+    let (events_on, on) = run(true);
+    let (events_off, off) = run(false);
+    let (moves, deliveries, right, targets) = &on;
+    assert!(*moves >= 60, "{moves} moves");
+    assert!(deliveries.len() > 10_000, "{} deliveries", deliveries.len());
+    // Routing is sane while peers move (a few answers come from a peer whose state lags a move).
+    assert!(
+        *right as f64 > 0.97 * *targets as f64,
+        "{right} of {targets} targets at their true owner"
+    );
+    assert_eq!(events_on, events_off);
+    assert!(
+        on == off,
+        "routing with cached tables differs from routing without"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 // ---------------------------------------------------------------- paired runs
 
 const PAIRED: &str = r#"
