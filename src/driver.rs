@@ -4,7 +4,7 @@
 //! the ledger's ([`crate::ledger`]), so they are the same for every system.
 
 use crate::churn::ChurnSchedule;
-use crate::data::KeySet;
+use crate::data::{DatasetSpec, KeySet};
 use crate::engine::{time, Time};
 use crate::ledger::{Ledger, QueryStream};
 use crate::network::{Counters, LatencySpec, Network};
@@ -36,12 +36,36 @@ pub struct SystemSpec {
     pub workload: WorkloadSpec,
     /// Its protocol tables, resolved (the substrate's tables are the run's).
     pub tables: Tables,
+    /// Its own dataset (`[[systems]] dataset`, merged over the manifest's `[dataset]`) when that
+    /// differs from the run's; `None`: the run's dataset. Systems on one ring may store different
+    /// data (a dataset axis paired in a sweep), since Chord's ring does not depend on the keys.
+    pub dataset: Option<DatasetSpec>,
 }
 
 impl SystemSpec {
     /// Reads table `name` of this system (defaults when absent).
     pub fn settings<S: DeserializeOwned>(&self, name: &str) -> Result<S> {
         from_table(name, self.tables.get(name))
+    }
+
+    /// This system's keys and their dataset's id ([`DatasetSpec::id`]): its own dataset's, or
+    /// the run's; an error names `protocol` when there are none.
+    pub fn keys(&self, world: &World) -> Result<(Arc<KeySet>, String)> {
+        let Some(d) = &self.dataset else {
+            return Ok((world.keys(&self.protocol)?, world.dataset.clone()));
+        };
+        let id = d.id();
+        match world.system_keys.iter().find(|(k, _)| *k == id) {
+            Some((_, keys)) if !keys.is_empty() => Ok((keys.clone(), id)),
+            Some(_) => anyhow::bail!(
+                "system \"{}\" needs keys, but its dataset ({id}) holds none",
+                self.name
+            ),
+            None => anyhow::bail!(
+                "system \"{}\": its dataset ({id}) was not loaded for this run",
+                self.name
+            ),
+        }
     }
 
     /// This system's data-query stream: its own RNG stream, its workload's arrivals over the
@@ -55,7 +79,7 @@ impl SystemSpec {
             world.duration,
         );
         if let Some(bits) = self.workload.range_prefix_bits {
-            let keys = world.keys("workload.range_prefix_bits")?;
+            let (keys, _) = self.keys(world)?;
             let groups = crate::workload::prefix_groups(keys.keys(), bits);
             let p = Popularity::parse_over(&self.workload.popularity, world.seed, groups.len())?;
             return Ok(stream.with_groups(groups, p));
@@ -70,7 +94,7 @@ impl SystemSpec {
     pub fn most_keys(&self, world: &World, range: usize) -> Result<usize> {
         match self.workload.range_prefix_bits {
             Some(bits) => {
-                let keys = world.keys("workload.range_prefix_bits")?;
+                let (keys, _) = self.keys(world)?;
                 Ok(crate::workload::prefix_groups(keys.keys(), bits)
                     .iter()
                     .map(|g| g.1)
@@ -122,8 +146,11 @@ pub struct World<'a> {
     pub workload: &'a WorkloadSpec,
     /// The sorted keys, for protocols that store data.
     pub keys: Option<Arc<KeySet>>,
-    /// The dataset's label (e.g. `osmc64-like:2000000:1`), for caches of derived data.
+    /// The run's dataset id (e.g. `osmc64-like:2000000:1`, [`DatasetSpec::id`]), for caches of
+    /// derived data.
     pub dataset: String,
+    /// The datasets systems name besides the run's (`[[systems]] dataset`), by id.
+    pub system_keys: Vec<(String, Arc<KeySet>)>,
     /// The protocol tables of the manifest, resolved.
     pub tables: &'a Tables,
     /// The query systems (at least one).

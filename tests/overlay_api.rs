@@ -29,7 +29,7 @@ fn run_on<A: RingApp, T>(
         .churn
         .schedule(topo.host_count(), m.duration(), m.seed)
         .unwrap();
-    experiment::with_world(&m, topo, None, churn, |w| {
+    experiment::with_world(&m, topo, Default::default(), churn, |w| {
         let timing = w.settings::<ChordConfig>("chord")?.timing()?;
         let mut overlay = Overlay::new(rings(w, timing));
         let sys = overlay.add_system("test", app(w));

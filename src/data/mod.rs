@@ -96,6 +96,15 @@ impl DatasetSpec {
         Ok(())
     }
 
+    /// What identifies the keys (`name:keys:seed`, or the file's path): two specs with the same
+    /// id load the same keys, so loaded sets and models derived from them are shared by id.
+    pub fn id(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!("{}:{}:{}", self.name, self.keys, self.seed),
+        }
+    }
+
     /// A short label for reports and file names.
     pub fn label(&self) -> String {
         match &self.file {

@@ -61,6 +61,13 @@ fn params_of(run: &PlannedRun, system: Option<&SystemSpec>) -> BTreeMap<String, 
         for (name, t) in &s.tables {
             flatten(name, t, &mut p);
         }
+        if let Some(d) = s
+            .dataset
+            .as_ref()
+            .and_then(|d| toml::Table::try_from(d).ok())
+        {
+            flatten("dataset", &d, &mut p);
+        }
     }
     p
 }
@@ -185,7 +192,8 @@ fn combine(plan: &SweepPlan, tables: &[(&PlannedRun, Csv)]) -> Vec<u8> {
         .chain(std::iter::once("replication".to_string()))
         .chain(columns.iter().cloned())
         .collect();
-    out.push_str(&head.join(","));
+    let head_fields: Vec<String> = head.iter().map(|h| csv_field(h)).collect();
+    out.push_str(&head_fields.join(","));
     out.push('\n');
     for (r, t) in tables {
         let sys_col = t.header.iter().position(|h| h == "system");
@@ -199,9 +207,12 @@ fn combine(plan: &SweepPlan, tables: &[(&PlannedRun, Csv)]) -> Vec<u8> {
             let explicit = r.manifest.systems.iter().any(|s| s.stream != "workload");
             let mut fields: Vec<String> = Vec::with_capacity(head.len());
             for (i, axis) in plan.axes.iter().enumerate() {
-                // A system that sets the axis key itself overrides the run's value.
+                // A system that sets the axis key itself overrides the run's value; a paired
+                // axis has no run value (a system left out of the pairing shows none).
+                let paired = plan.paired.contains(axis);
                 let v = match p.get(axis) {
                     Some(v) if explicit => v.clone(),
+                    _ if explicit && paired => String::new(),
                     _ => r.params[i].clone(),
                 };
                 fields.push(csv_field(&v));

@@ -88,6 +88,11 @@ fn inputs_of(m: &crate::manifest::Manifest) -> Result<String> {
     if let Some(d) = &m.dataset {
         files.extend(d.file.iter().cloned());
     }
+    for d in m.systems.iter().filter_map(|s| s.dataset.as_ref()) {
+        if !files.iter().any(|f| Some(f) == d.file.as_ref()) {
+            files.extend(d.file.iter().cloned());
+        }
+    }
     let mut out = String::new();
     for f in files {
         out.push_str(&format!("{} sha1:{}\n", f.display(), input_print(&f)?));

@@ -4,8 +4,8 @@
 use super::cache::{run_key, simulation_key, status, write_index, Status};
 use super::schedule;
 use super::sweep::{PlannedRun, SweepPlan};
-use super::{load_keys, run_with_inputs, RunResult, DATASET_CACHE};
-use crate::data::KeySet;
+use super::{datasets_of, run_with_inputs, RunKeys, RunResult, DATASET_CACHE};
+use crate::data::{DatasetSpec, KeySet};
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -89,40 +89,60 @@ struct Job<'a> {
 /// when the last run that needs it has finished (so a figures run does not hold every dataset
 /// at once).
 struct Inputs {
-    /// Per dataset key: the loaded keys (outer `None`: not loaded; inner: the protocol needs
-    /// none) and how many pending runs still need them.
-    slots: BTreeMap<String, (Mutex<Loaded>, AtomicUsize)>,
+    /// Per dataset id: the loaded keys and how many pending runs still need them.
+    slots: BTreeMap<String, (Slot, AtomicUsize)>,
 }
 
-/// A dataset slot: not loaded yet, or what [`load_keys`] returned.
-type Loaded = Option<Option<Arc<KeySet>>>;
+/// A loaded dataset (`None`: not loaded yet, or released).
+type Slot = Mutex<Option<Arc<KeySet>>>;
+
+/// The datasets run `r` reads: (id, spec), the run's own first ([`datasets_of`]).
+fn needed(r: &PlannedRun) -> Result<Vec<(String, DatasetSpec)>> {
+    let (own, others) = datasets_of(&r.manifest)?;
+    Ok(own.into_iter().chain(others).map(|d| (d.id(), d)).collect())
+}
 
 impl Inputs {
-    fn new<'a>(jobs: impl Iterator<Item = &'a PlannedRun>) -> Inputs {
+    fn new<'a>(jobs: impl Iterator<Item = &'a PlannedRun>) -> Result<Inputs> {
         let mut slots: BTreeMap<String, (Mutex<_>, AtomicUsize)> = BTreeMap::new();
         for r in jobs {
-            let e = slots.entry(dataset_key(r)).or_default();
-            *e.1.get_mut() += 1;
-        }
-        Inputs { slots }
-    }
-
-    fn get(&self, r: &PlannedRun) -> Result<Option<Arc<KeySet>>> {
-        let (slot, _) = &self.slots[&dataset_key(r)];
-        let mut slot = slot.lock().map_err(|_| anyhow!("a run panicked"))?;
-        if slot.is_none() {
-            *slot = Some(load_keys(&r.manifest, Path::new(DATASET_CACHE))?);
-        }
-        Ok(slot.clone().flatten())
-    }
-
-    fn release(&self, r: &PlannedRun) {
-        let (slot, left) = &self.slots[&dataset_key(r)];
-        if left.fetch_sub(1, Ordering::SeqCst) == 1 {
-            if let Ok(mut s) = slot.lock() {
-                *s = None;
+            for (id, _) in needed(r)? {
+                *slots.entry(id).or_default().1.get_mut() += 1;
             }
         }
+        Ok(Inputs { slots })
+    }
+
+    fn load(&self, id: &str, d: &DatasetSpec) -> Result<Arc<KeySet>> {
+        let (slot, _) = &self.slots[id];
+        let mut slot = slot.lock().map_err(|_| anyhow!("a run panicked"))?;
+        if slot.is_none() {
+            *slot = Some(Arc::new(d.load(Path::new(DATASET_CACHE))?));
+        }
+        Ok(slot.clone().expect("loaded above"))
+    }
+
+    fn get(&self, r: &PlannedRun) -> Result<RunKeys> {
+        let (own, others) = datasets_of(&r.manifest)?;
+        Ok(RunKeys {
+            own: own.map(|d| self.load(&d.id(), &d)).transpose()?,
+            systems: others
+                .iter()
+                .map(|d| Ok((d.id(), self.load(&d.id(), d)?)))
+                .collect::<Result<_>>()?,
+        })
+    }
+
+    fn release(&self, r: &PlannedRun) -> Result<()> {
+        for (id, _) in needed(r)? {
+            let (slot, left) = &self.slots[&id];
+            if left.fetch_sub(1, Ordering::SeqCst) == 1 {
+                if let Ok(mut s) = slot.lock() {
+                    *s = None;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -174,7 +194,7 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
     }
     // Longest first; ties keep plan and run order.
     pending.sort_by(|a, b| b.expected_s.total_cmp(&a.expected_s));
-    let inputs = Inputs::new(pending.iter().map(|j| j.run));
+    let inputs = Inputs::new(pending.iter().map(|j| j.run))?;
     let total = pending.len();
     let next = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
@@ -199,7 +219,7 @@ pub fn execute_all(plans: &[&SweepPlan], opts: &Exec) -> Result<Vec<ExecReport>>
                 r.params.join(", ")
             )
         })?;
-        inputs.release(r);
+        inputs.release(r)?;
         let out = plan.dir.join("runs").join(r.dir_name());
         write_run(&result, &out, &plan.code, &job.key, "")?;
         // Identical runs of other sweep points: the same result under their own manifest (name).
@@ -271,13 +291,4 @@ fn write_run(result: &RunResult, dir: &Path, code: &str, key: &str, same_as: &st
     }
     let files = result.write_with(dir, code, key, same_as)?;
     write_index(dir, key, code, &files)
-}
-
-/// Which loaded dataset a run uses: runs of any sweep and protocol that read the same dataset
-/// share one copy ([`load_keys`] loads by the manifest's protocol and dataset alone).
-fn dataset_key(r: &PlannedRun) -> String {
-    match crate::protocols::find(&r.manifest.protocol) {
-        Ok(p) if !p.needs_dataset => "none".into(),
-        _ => format!("{:?}", r.manifest.dataset),
-    }
 }

@@ -18,7 +18,7 @@ pub use assemble::assemble;
 pub use execute::{execute, execute_all, Exec, ExecReport};
 
 use crate::churn::ChurnSchedule;
-use crate::data::KeySet;
+use crate::data::{DatasetSpec, KeySet};
 use crate::driver::{ProtocolOutput, World};
 use crate::engine::time::to_ms_f64;
 use crate::manifest::Manifest;
@@ -99,23 +99,49 @@ pub fn run_manifest(m: &Manifest) -> Result<RunResult> {
     run_with_inputs(m, topology, keys)
 }
 
-/// Loads the run's dataset if its protocol needs one.
-pub fn load_keys(m: &Manifest, cache: &Path) -> Result<Option<Arc<KeySet>>> {
-    let proto = protocols::find(&m.protocol)?;
-    if !proto.needs_dataset {
-        return Ok(None);
+/// The keys a run reads: the run's dataset (when a system stores it) and the other datasets its
+/// systems name (`[[systems]] dataset`), by [`DatasetSpec::id`].
+#[derive(Clone, Default)]
+pub struct RunKeys {
+    /// The run's dataset (`[dataset]`), or `None` when no system stores it.
+    pub own: Option<Arc<KeySet>>,
+    /// The datasets systems name besides the run's, by id.
+    pub systems: Vec<(String, Arc<KeySet>)>,
+}
+
+/// The datasets run `m` reads: the run's own (when its protocol, or a system without a dataset
+/// of its own, stores keys) and those its systems name, distinct by id.
+pub fn datasets_of(m: &Manifest) -> Result<(Option<DatasetSpec>, Vec<DatasetSpec>)> {
+    let needs = |p: &str| protocols::find(p).map(|e| e.needs_dataset);
+    let mut own = needs(&m.protocol)?;
+    let mut others: Vec<DatasetSpec> = Vec::new();
+    for s in &m.systems {
+        match &s.dataset {
+            Some(d) => {
+                if !others.iter().any(|o| o.id() == d.id()) {
+                    others.push(d.clone());
+                }
+            }
+            None => own |= needs(&s.protocol)?,
+        }
     }
-    Ok(Some(Arc::new(
-        m.dataset.clone().unwrap_or_default().load(cache)?,
-    )))
+    Ok((own.then(|| m.dataset.clone().unwrap_or_default()), others))
+}
+
+/// Loads the datasets run `m` reads ([`datasets_of`]).
+pub fn load_keys(m: &Manifest, cache: &Path) -> Result<RunKeys> {
+    let (own, others) = datasets_of(m)?;
+    Ok(RunKeys {
+        own: own.map(|d| d.load(cache).map(Arc::new)).transpose()?,
+        systems: others
+            .iter()
+            .map(|d| Ok((d.id(), Arc::new(d.load(cache)?))))
+            .collect::<Result<_>>()?,
+    })
 }
 
 /// Runs one manifest on already-built inputs (shared read-only between runs of a sweep).
-pub fn run_with_inputs(
-    m: &Manifest,
-    topology: Arc<Topology>,
-    keys: Option<Arc<KeySet>>,
-) -> Result<RunResult> {
+pub fn run_with_inputs(m: &Manifest, topology: Arc<Topology>, keys: RunKeys) -> Result<RunResult> {
     let proto = protocols::find(&m.protocol)?;
     let churn = m
         .churn
@@ -139,13 +165,14 @@ pub fn run_with_inputs(
 /// let m = Manifest::parse("duration_s = 5\n[topology]\nhosts = 3\n", "doc").unwrap();
 /// let topo = Arc::new(m.topology.build(m.seed).unwrap());
 /// let churn = m.churn.schedule(3, m.duration(), m.seed).unwrap();
-/// let peers = experiment::with_world(&m, topo, None, churn, |w| Ok(w.vnodes.iter().sum::<u32>()));
+/// let none = experiment::RunKeys::default();
+/// let peers = experiment::with_world(&m, topo, none, churn, |w| Ok(w.vnodes.iter().sum::<u32>()));
 /// assert_eq!(peers.unwrap(), 30);
 /// ```
 pub fn with_world<T>(
     m: &Manifest,
     topology: Arc<Topology>,
-    keys: Option<Arc<KeySet>>,
+    keys: RunKeys,
     churn: ChurnSchedule,
     f: impl FnOnce(&World) -> Result<T>,
 ) -> Result<T> {
@@ -162,8 +189,9 @@ pub fn with_world<T>(
         latency: m.latency.clone(),
         churn,
         workload: &m.workload,
-        dataset: m.dataset.as_ref().map(|d| d.label()).unwrap_or_default(),
-        keys,
+        dataset: m.dataset.clone().unwrap_or_default().id(),
+        keys: keys.own,
+        system_keys: keys.systems,
         tables: &m.tables,
         systems: &m.systems,
         host_stats: m.output.hosts,
@@ -295,7 +323,8 @@ impl RunResult {
         );
         let resolved = count(Outcome::Ok) + count(Outcome::Failed);
         let mut col = |name: &str, value: String| {
-            let _ = write!(h, "{name},");
+            // Column names may hold system names (message kinds of a system), so quote them.
+            let _ = write!(h, "{},", csv_field(name));
             let _ = write!(v, "{value},");
         };
         col("queries", recs.len().to_string());

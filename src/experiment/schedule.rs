@@ -42,7 +42,10 @@ pub fn modelled_s(m: &Manifest) -> f64 {
     } else {
         m.systems
             .iter()
-            .map(|s| batch_keys(&s.protocol, &s.workload, keys, m.duration_s))
+            .map(|s| {
+                let keys = s.dataset.as_ref().map_or(keys, |d| d.keys as f64);
+                batch_keys(&s.protocol, &s.workload, keys, m.duration_s)
+            })
             .sum()
     };
     ring + lookups * BATCH_KEY_S

@@ -9,15 +9,17 @@
 //! "topology.hosts" = [100, 490]
 //! "chord_batch.batch_size" = [100, 1000]   # last axis varies fastest
 //! common_seed = ["chord_batch.batch_size"] # optional: axes that leave the seed unchanged
-//! paired = ["workload.range_keys"]         # optional: workload axes run as systems of one run
+//! paired = ["workload.range_keys"]         # optional: workload / dataset axes run as systems of one run
 //! ```
 //! Each run's seed is derived from (master seed, its parameter values, replication), so adding an
 //! axis value never changes the other runs' seeds. Axes listed in `common_seed` are left out of
 //! that derivation (common random numbers: runs that differ only in such a setting see the same
-//! churn, origins and query keys). Axes listed in `paired` (workload keys only) do not multiply
-//! the runs: every system of a run is repeated once per value, as a member of a group named
-//! after it (`[[systems]] group`), so all values are measured on one churned ring at the cost
-//! of one ring; the assembled CSVs give each row its system's value and its group's name. Every
+//! churn, origins and query keys). Axes listed in `paired` (workload and dataset keys) do not
+//! multiply the runs: every system of a run is repeated once per value, as a member of a group
+//! named after it (`[[systems]] group`), so all values are measured on one churned ring at the
+//! cost of one ring; the assembled CSVs give each row its system's value and its group's name.
+//! An entry that sets a paired key itself keeps its value (it is paired over the other axes), and
+//! an entry with `unpaired = true` is one system as written. Every
 //! run writes its files into
 //! `<output.dir>/runs/<index>-s<seed>/` with an index written last ([`super::cache`]): a run is
 //! reused only when its key (configuration, profile, inputs, code) matches and its files are
@@ -195,8 +197,11 @@ impl SweepPlan {
                     line_of("paired")
                 );
             }
-            if !p.starts_with("workload.") || p.matches('.').count() != 1 {
-                bail!("{origin}:{}: sweep.paired names {p:?}: only workload keys (\"workload.<key>\") can be paired, since they leave the ring, the churn and the data unchanged", line_of("paired"));
+            let pairable = ["workload.", "dataset."]
+                .iter()
+                .any(|t| p.starts_with(t) && p.matches('.').count() == 1);
+            if !pairable {
+                bail!("{origin}:{}: sweep.paired names {p:?}: only workload and dataset keys (\"workload.<key>\", \"dataset.<key>\") can be paired, since they leave the ring and the churn unchanged", line_of("paired"));
             }
             if common.contains(p) {
                 bail!(
@@ -321,34 +326,58 @@ fn pair_systems(
     let mut out = Vec::new();
     for e in &entries {
         let name = e.get("name").and_then(toml::Value::as_str).unwrap_or("");
+        // `unpaired = true`: the entry is one system as written (e.g. lookups beside paired
+        // range sizes), on the run's values; it may name its group (to share its rings).
+        if e.get("unpaired").and_then(toml::Value::as_bool) == Some(true) {
+            out.push(toml::Value::Table(e.clone()));
+            continue;
+        }
         if e.contains_key("group") {
             bail!("systems entry \"{name}\" sets its own group; pairing makes the groups");
         }
+        // An entry that sets a paired key itself keeps its value: it is paired over the others.
+        let sets = |axis: &str| {
+            let (table, key) = axis.split_once('.').unwrap_or(("workload", axis));
+            e.get(table)
+                .and_then(toml::Value::as_table)
+                .is_some_and(|t| t.contains_key(key))
+        };
+        let mut labels: Vec<String> = Vec::new();
         for combo in pairs {
             let mut s = e.clone();
             let mut label = Vec::new();
             for (&i, (axis, vals)) in combo.iter().zip(axes) {
-                if !paired.contains(axis) {
+                if !paired.contains(axis) || sets(axis) {
                     continue;
                 }
-                let key = axis.trim_start_matches("workload.");
+                let (table, key) = axis.split_once('.').unwrap_or(("workload", axis));
                 let w = s
-                    .entry("workload")
+                    .entry(table)
                     .or_insert_with(|| toml::Value::Table(toml::Table::new()));
                 let Some(w) = w.as_table_mut() else {
-                    bail!("systems entry \"{name}\": workload is not a table");
+                    bail!("systems entry \"{name}\": {table} is not a table");
                 };
-                if w.contains_key(key) {
-                    bail!("systems entry \"{name}\" sets {axis} itself; it cannot also be paired");
-                }
                 w.insert(key.to_string(), vals[i].clone());
-                label.push(format!("{key}={}", render(&vals[i])));
+                // Workload keys are named bare (`range_keys=500`), others in full.
+                let shown = if table == "workload" {
+                    key
+                } else {
+                    axis.as_str()
+                };
+                label.push(format!("{shown}={}", render(&vals[i])));
             }
-            s.insert(
-                "name".into(),
-                toml::Value::String(format!("{name} ({})", label.join(", "))),
-            );
-            s.insert("group".into(), toml::Value::String(name.to_string()));
+            let label = label.join(", ");
+            if labels.contains(&label) {
+                continue; // the same system again (it keeps its own value of an axis)
+            }
+            if !label.is_empty() {
+                s.insert(
+                    "name".into(),
+                    toml::Value::String(format!("{name} ({label})")),
+                );
+                s.insert("group".into(), toml::Value::String(name.to_string()));
+            }
+            labels.push(label);
             out.push(toml::Value::Table(s));
         }
     }

@@ -120,7 +120,7 @@ fn push_unique<T>(v: &mut Vec<(String, T)>, key: &str, init: impl FnOnce() -> T)
 
 /// Renders figure `spec` from `table` into `results/`: returns what it measured.
 pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measured> {
-    let keep: Vec<(usize, &String)> = spec
+    let keep: Vec<(usize, &super::spec::Accepted)> = spec
         .filter
         .iter()
         .map(|(c, v)| Ok((table.col(c)?, v)))
@@ -128,7 +128,7 @@ pub fn render(spec: &FigureSpec, table: &Table, results: &Path) -> Result<Measur
     let rows: Vec<&Vec<String>> = table
         .rows
         .iter()
-        .filter(|r| keep.iter().all(|(i, v)| &r[*i] == *v))
+        .filter(|r| keep.iter().all(|(i, v)| v.accepts(&r[*i])))
         .collect();
     let xi = table.col(&spec.x)?;
     let si: Vec<usize> = if spec.data == Data::Eval {

@@ -6,6 +6,26 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The values a `filter` column accepts: one, or any of a list.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum Accepted {
+    /// Exactly this value.
+    One(String),
+    /// Any of these values.
+    Any(Vec<String>),
+}
+
+impl Accepted {
+    /// Whether `v` is accepted.
+    pub fn accepts(&self, v: &str) -> bool {
+        match self {
+            Accepted::One(x) => x == v,
+            Accepted::Any(xs) => xs.iter().any(|x| x == v),
+        }
+    }
+}
+
 /// A plot kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -144,9 +164,10 @@ pub struct FigureSpec {
     /// Panel column.
     #[serde(default)]
     pub panels: Option<String>,
-    /// Keep only rows whose columns have these values.
+    /// Keep only rows whose columns have these values (a value, or a list of accepted values:
+    /// figures drawn from one run of many systems pick theirs).
     #[serde(default)]
-    pub filter: BTreeMap<String, String>,
+    pub filter: BTreeMap<String, Accepted>,
     /// Plot title (default: the id).
     #[serde(default)]
     pub title: Option<String>,

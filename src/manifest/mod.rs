@@ -355,11 +355,22 @@ impl Manifest {
             ),
             net,
         )?;
-        if let Some(d) = &self.dataset {
+        // Every distinct dataset a run holds: its own and those its systems name.
+        let mut ids: Vec<String> = Vec::new();
+        let mut held = 0.0;
+        let own = self.dataset.iter();
+        for d in own.chain(self.systems.iter().filter_map(|s| s.dataset.as_ref())) {
+            if ids.contains(&d.id()) {
+                continue;
+            }
+            ids.push(d.id());
             check_memory(&format!("dataset.keys = {}", d.keys), 8.0 * d.keys as f64)?;
+            held += 8.0 * d.keys as f64;
+        }
+        if held > 0.0 {
             check_memory(
-                &format!("the network and dataset.keys = {} together", d.keys),
-                net + 8.0 * d.keys as f64,
+                &format!("the network and {} dataset(s) together", ids.len()),
+                net + held,
             )?;
         }
         Ok(())

@@ -13,6 +13,8 @@
 //! name = "Batch(1000) n=2000"
 //! chord_batch = { batch_size = 1000 }
 //! workload = { range_keys = 2000 }  # merged over the manifest's [workload]
+//! dataset = { name = "amzn64-like" } # merged over [dataset]: this system stores other keys
+//! unpaired = true                   # under a sweep's paired axes: one system, as written
 //! ```
 //!
 //! Each system has its own query stream (`workload:<name>`), its own protocol tables (its
@@ -21,6 +23,7 @@
 //! its protocol, drawing from the stream `workload`.
 
 use super::{top_line, Manifest};
+use crate::data::DatasetSpec;
 use crate::driver::SystemSpec;
 use crate::protocols::{self, ProtocolEntry};
 use crate::workload::WorkloadSpec;
@@ -75,6 +78,7 @@ pub(super) fn resolve(
                 .filter(|(k, _)| main.tables.iter().any(|t| t.name == *k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            dataset: None,
         }]);
     };
     let Some(entries) = raw.as_array() else {
@@ -135,7 +139,18 @@ pub(super) fn resolve(
         }
         for key in t.keys() {
             let k = key.as_str();
-            if ["name", "group", "protocol", "workload"].contains(&k)
+            if k == "dataset" && !entry.needs_dataset {
+                return Err(at(format!(
+                    "dataset: protocol \"{protocol}\" stores no keys; remove the entry's dataset"
+                )));
+            }
+            if k == "unpaired" && !t[k].is_bool() {
+                return Err(at("unpaired must be true or false".into()));
+            }
+            if [
+                "name", "group", "protocol", "workload", "dataset", "unpaired",
+            ]
+            .contains(&k)
                 || entry.tables.iter().any(|d| d.name == k)
             {
                 continue;
@@ -146,7 +161,7 @@ pub(super) fn resolve(
                 )));
             }
             return Err(at(format!(
-                "unknown key `{k}`; an entry accepts name, group, protocol, workload and the tables of protocol \"{protocol}\""
+                "unknown key `{k}`; an entry accepts name, group, protocol, workload, dataset, unpaired and the tables of protocol \"{protocol}\""
             )));
         }
         let mut w = table_of(top, "workload");
@@ -158,6 +173,20 @@ pub(super) fn resolve(
         if entry.needs_dataset {
             workload.query_shape().map_err(|e| at(format!("{e:#}")))?;
         }
+        let dataset = match t.get("dataset") {
+            None => None,
+            Some(toml::Value::Table(over)) => {
+                let mut d = table_of(top, "dataset");
+                merge(&mut d, over);
+                let d: DatasetSpec = toml::Value::Table(d)
+                    .try_into()
+                    .map_err(|e| at(format!("dataset: {e}")))?;
+                d.validate().map_err(|e| at(format!("{e:#}")))?;
+                // The run's dataset named again is the run's dataset.
+                Some(d).filter(|d| d.id() != m.dataset.clone().unwrap_or_default().id())
+            }
+            Some(_) => return Err(at("dataset must be a table".into())),
+        };
         let mut tables = crate::settings::Tables::new();
         for d in entry.tables {
             let mut raw = if main.tables.iter().any(|x| x.name == d.name) {
@@ -175,7 +204,7 @@ pub(super) fn resolve(
         if let Some(first) = out.iter().find(|s| s.group == group) {
             if first.protocol != protocol || first.tables != tables {
                 return Err(at(format!(
-                    "group \"{group}\": \"{}\" and \"{name}\" differ in protocol or tables; the systems of a group differ only in their workload",
+                    "group \"{group}\": \"{}\" and \"{name}\" differ in protocol or tables; the systems of a group differ only in their workload and dataset",
                     first.name
                 )));
             }
@@ -191,6 +220,7 @@ pub(super) fn resolve(
             protocol,
             workload,
             tables,
+            dataset,
         });
     }
     Ok(out)
@@ -215,6 +245,13 @@ pub(super) fn to_value(systems: &[SystemSpec]) -> Option<toml::Value> {
             }
             for (k, v) in &s.tables {
                 t.insert(k.clone(), toml::Value::Table(v.clone()));
+            }
+            if let Some(d) = s
+                .dataset
+                .as_ref()
+                .and_then(|d| toml::Table::try_from(d).ok())
+            {
+                t.insert("dataset".into(), toml::Value::Table(d));
             }
             toml::Value::Table(t)
         })

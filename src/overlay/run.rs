@@ -38,14 +38,16 @@ pub fn run_systems(
     let mut overlay = Overlay::new(rings);
     let mut arcs = Vec::new();
     let mut drains = Vec::new();
-    let mut groups: Vec<&str> = Vec::new();
+    let mut groups: Vec<(&str, Option<String>)> = Vec::new();
     for (add, spec, own) in systems {
         let parts = add(world, spec, &mut overlay)?;
-        // The members of a group store one copy of the data (they differ only in workload).
-        if !own && !groups.contains(&spec.group.as_str()) {
+        // The members of a group store one copy of each dataset they hold (they differ only in
+        // workload and dataset).
+        let copy = (spec.group.as_str(), spec.dataset.as_ref().map(|d| d.id()));
+        if !own && !groups.contains(&copy) {
             arcs.push(parts.arc_keys);
         }
-        groups.push(&spec.group);
+        groups.push(copy);
         drains.push(parts.drain);
     }
     if shared {

@@ -396,7 +396,7 @@ impl RingApp for ChordBatch {
 pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
     let cfg: ChordBatchConfig = spec.settings("chord_batch")?;
     let timing = overlay.rings[usize::from(RING)].timing;
-    let keys = world.keys("chord-batch")?;
+    let (keys, dataset) = spec.keys(world)?;
     let (kind, range) = spec.workload.query_shape()?;
     if range > keys.len() {
         bail!(
@@ -404,7 +404,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
             keys.len()
         );
     }
-    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    crate::multiattr::check_dataset(kind, &dataset)?;
     let box_shape = if kind == QueryKind::Box {
         spec.workload.box_shape()?
     } else {

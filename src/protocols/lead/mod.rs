@@ -482,7 +482,7 @@ impl RingApp for Lead {
 pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
     let cfg: LeadConfig = spec.settings("lead")?;
     let timing = overlay.rings[usize::from(RING)].timing;
-    let keys = world.keys("lead")?;
+    let (keys, dataset) = spec.keys(world)?;
     let (kind, range) = spec.workload.query_shape()?;
     if range > keys.len() {
         bail!(
@@ -490,13 +490,13 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
             keys.len()
         );
     }
-    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    crate::multiattr::check_dataset(kind, &dataset)?;
     let box_shape = if kind == QueryKind::Box {
         spec.workload.box_shape()?
     } else {
         (0.0, 0)
     };
-    let place = Arc::new(Placement::new(keys, &world.dataset, &cfg.model)?);
+    let place = Arc::new(Placement::new(keys.clone(), &dataset, &cfg.model)?);
     let frm = if cfg.frm_on() {
         if kind == QueryKind::Box {
             bail!("lead.new_share / lead.updates serve range and lookup queries, not workload.query = \"box\"");
@@ -515,7 +515,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         };
         let ring = &overlay.rings[usize::from(RING)];
         Some(Box::new(Frm::new(
-            world, ring, &spec.name, &cfg.model, settings,
+            world, ring, &spec.name, keys, &cfg.model, settings,
         )?))
     } else {
         None

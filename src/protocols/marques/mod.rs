@@ -15,6 +15,7 @@
 //! MARQUES runs on a ring of its own (`own_ring`): every peer at its group's outer position, in
 //! the same kernel, network and churn as the other systems of the run, which it never touches.
 
+pub mod cells;
 pub mod groups;
 
 use crate::data::KeySet;
@@ -33,6 +34,7 @@ use crate::overlay::{AppTimerHandle, CallId, Ctx, Delivery, Overlay, Ring, RingA
 use crate::settings::{KeyDoc, Settings, TableDef};
 use crate::workload::QueryKind;
 use anyhow::{bail, Result};
+use cells::{member_keys, widest_query, ArcSums};
 use groups::Groups;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -605,44 +607,12 @@ impl RingApp for Marques {
     }
 }
 
-/// Keys each member holds as primary, by scanning the sorted keys cell by cell.
-fn member_keys(groups: &Groups, keys: &[u64]) -> Vec<u64> {
-    let mut out = vec![0u64; groups.slots()];
-    let mut i = 0;
-    while i < keys.len() {
-        let c = groups.cell(keys[i]);
-        let end = i + keys[i..].partition_point(|&x| groups.cell(x) == c);
-        let cell = &keys[i..end];
-        let g = groups.group_of_cell(c);
-        for j in 0..groups.members(g).len() {
-            for (a, e) in groups.arc(g, j).into_iter().flatten() {
-                let lo = cell.partition_point(|&x| x < a);
-                let hi = cell.partition_point(|&x| x <= e);
-                out[groups.slot(g, j)] += (hi - lo) as u64;
-            }
-        }
-        i = end;
-    }
-    out
-}
-
-/// The most cells any query of `n` consecutive keys spans.
-fn widest_query(groups: &Groups, keys: &[u64], n: usize) -> u64 {
-    if n == 0 || n > keys.len() {
-        return 0;
-    }
-    (0..=keys.len() - n)
-        .map(|i| groups.cell(keys[i + n - 1]) - groups.cell(keys[i]) + 1)
-        .max()
-        .unwrap_or(0)
-}
-
 /// Adds one MARQUES system (settings and workload of `spec`) to a ring run, on a ring of its own
 /// (shared by the systems of its group).
 pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Result<SystemParts> {
     let cfg: MarquesConfig = spec.settings("marques")?;
     let timing = world.settings::<ChordConfig>("chord")?.timing()?;
-    let keys = world.keys("marques")?;
+    let (keys, dataset) = spec.keys(world)?;
     let (kind, range) = spec.workload.query_shape()?;
     if range > keys.len() {
         bail!(
@@ -660,7 +630,7 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         }
     };
     let groups = Groups::form(&peers, &world.topology, cfg.group_size, cell_bits)?;
-    crate::multiattr::check_dataset(kind, &world.dataset)?;
+    crate::multiattr::check_dataset(kind, &dataset)?;
     let box_shape = if kind == QueryKind::Box {
         spec.workload.box_shape()?
     } else {
@@ -688,8 +658,13 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
     members.sort_unstable();
     let arc_keys = ArcSums::new(&groups, &member_keys);
     let view = GlobalView::from_members(&members);
-    // The systems of a group (one per paired workload value) share one MARQUES ring.
-    let stream = format!("marques:{}", spec.group);
+    // The systems of a group (one per paired workload value) share one MARQUES ring; its
+    // positions depend on the keys (automatic cell bits), so a group's systems with a dataset of
+    // their own (a paired dataset axis) have a ring per dataset.
+    let stream = match &spec.dataset {
+        None => format!("marques:{}", spec.group),
+        Some(_) => format!("marques:{}@{dataset}", spec.group),
+    };
     let ring = match overlay.keyed_ring(&stream) {
         Some(r) => r,
         None => overlay.add_ring_keyed(stream.clone(), |ix| {
@@ -728,50 +703,6 @@ pub fn add_system(world: &World, spec: &SystemSpec, overlay: &mut Overlay) -> Re
         arc_keys: Box::new(|_, _| 0),
         drain: timing.max_lookup,
     })
-}
-
-/// Keys held by the members in an arc of the outer ring (key-transfer sizes of joins): member
-/// positions with prefix sums, O(log n) per arc.
-struct ArcSums {
-    pos: Vec<RingId>,
-    /// `prefix[i]` = keys of the members at `pos[..i]`.
-    prefix: Vec<u64>,
-}
-
-impl ArcSums {
-    fn new(groups: &Groups, member_keys: &[u64]) -> ArcSums {
-        let mut v: Vec<(RingId, u64)> = Vec::with_capacity(member_keys.len());
-        for g in 0..groups.count() as u32 {
-            let start = groups.outer_start(g);
-            for j in 0..groups.members(g).len() {
-                v.push((start + j as u64, member_keys[groups.slot(g, j)]));
-            }
-        }
-        v.sort_unstable();
-        let mut prefix = vec![0u64];
-        for &(_, k) in &v {
-            prefix.push(prefix[prefix.len() - 1] + k);
-        }
-        ArcSums {
-            pos: v.into_iter().map(|x| x.0).collect(),
-            prefix,
-        }
-    }
-
-    /// Keys of the members at positions up to `x`.
-    fn upto(&self, x: RingId) -> u64 {
-        self.prefix[self.pos.partition_point(|&p| p <= x)]
-    }
-
-    /// Keys of the members in the arc `(a, b]` (the whole circle when `a == b`).
-    fn sum(&self, a: RingId, b: RingId) -> u64 {
-        let total = self.prefix[self.prefix.len() - 1];
-        match a.cmp(&b) {
-            std::cmp::Ordering::Less => self.upto(b) - self.upto(a),
-            std::cmp::Ordering::Equal => total,
-            std::cmp::Ordering::Greater => total - self.upto(a) + self.upto(b),
-        }
-    }
 }
 
 /// Host of network peer `p` among `peers`.

@@ -140,15 +140,16 @@ pub struct Frm {
 }
 
 impl Frm {
-    /// FRM's state for LEAD's `model` on the keys of `world`, the ring `ring` as built at t = 0.
+    /// FRM's state for LEAD's `model` on `keys` (system `system` of `world`), the ring `ring`
+    /// as built at t = 0.
     pub fn new(
         world: &World,
         ring: &Ring,
         system: &str,
+        keys: Arc<KeySet>,
         model: &str,
         cfg: FrmSettings,
     ) -> Result<Frm> {
-        let keys = world.keys("lead")?;
         let n = keys.len() as u64;
         let n_train = ((1.0 - cfg.new_share) * n as f64).round() as u64;
         if n_train < 2 {
