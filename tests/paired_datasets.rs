@@ -34,6 +34,17 @@ fn csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (head, rows)
 }
 
+/// Runs and assembles `plan` on one worker; returns the assembled summary.
+fn run_and_read(plan: &SweepPlan) -> (Vec<String>, Vec<Vec<String>>) {
+    let one = Exec {
+        jobs: 1,
+        ..Default::default()
+    };
+    execute(plan, &one).unwrap();
+    assemble(plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
+    csv(&plan.dir.join("summary.csv"))
+}
+
 /// Each system stores and queries its own dataset: without churn every range returns exactly
 /// the keys it asked for, the assembled rows name the system's group and dataset, and MARQUES
 /// (whose ring depends on the keys) gets a ring per dataset.
@@ -51,16 +62,7 @@ fn paired_datasets_are_systems_of_one_run_each_with_its_own_keys() {
         [None, Some("osmc64-like")].repeat(3),
         "the run's own dataset is no override"
     );
-    execute(
-        &plan,
-        &Exec {
-            jobs: 1,
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
-    let (head, rows) = csv(&plan.dir.join("summary.csv"));
+    let (head, rows) = run_and_read(&plan);
     let col = |n: &str| head.iter().position(|h| h == n).unwrap();
     assert_eq!(rows.len(), 6);
     for (i, r) in rows.iter().enumerate() {
@@ -103,16 +105,7 @@ fn the_runs_own_dataset_is_just_one_of_the_paired_ones() {
     let rows_of = |own: &str| {
         let d = tempfile::tempdir().unwrap();
         let plan = plan(d.path(), own);
-        execute(
-            &plan,
-            &Exec {
-                jobs: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        assemble(&plan, std::slice::from_ref(&plan.dir), &plan.dir).unwrap();
-        let (head, rows) = csv(&plan.dir.join("summary.csv"));
+        let (head, rows) = run_and_read(&plan);
         let keep = [
             "system",
             "dataset.name",
