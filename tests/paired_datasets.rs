@@ -129,9 +129,9 @@ fn the_runs_own_dataset_is_just_one_of_the_paired_ones() {
     assert_eq!(a, b);
 }
 
-/// A system's dataset is checked like the run's, and refused for a protocol without data.
+/// A system's dataset is checked like the run's; `unpaired` must be a boolean.
 #[test]
-fn bad_system_datasets_are_explained() {
+fn bad_system_entries_are_explained() {
     let base = "duration_s = 10\nprotocol = \"chord-batch\"\n[topology]\nkind = \"euclidean\"\nhosts = 5\n\
                 [dataset]\nname = \"uniform\"\nkeys = 1000\ncache = false\n[workload]\nrange_keys = 10\n\
                 [[systems]]\nname = \"a\"\n";
@@ -140,6 +140,7 @@ fn bad_system_datasets_are_explained() {
         ("dataset = { colour = 1 }\n", "unknown field"),
         ("dataset = 3\n", "dataset must be a table"),
         ("dataset = { keys = 5 }\n", "exceeds the dataset's 5 keys"),
+        ("unpaired = 3\n", "unpaired must be true or false"),
     ] {
         let text = format!("{base}{extra}");
         let e = leadsim::manifest::Manifest::parse(&text, "t.toml")
@@ -151,15 +152,17 @@ fn bad_system_datasets_are_explained() {
 }
 
 /// An entry that sets a paired key itself keeps its value and is paired over the other axes
-/// only (Figs 12/13's learned-index variants ride on Fig 7's run, on osm alone).
+/// only (Figs 12/13's learned-index variants ride on Fig 7's run, on osm alone); an unpaired
+/// entry is one system as written, may join a group, and shows no value of a paired axis.
 #[test]
 fn an_entry_setting_a_paired_key_keeps_it() {
     let d = tempfile::tempdir().unwrap();
     let text = "duration_s = 10\nprotocol = \"lead\"\n[topology]\nkind = \"euclidean\"\nhosts = 5\n\
-                [dataset]\nname = \"uniform\"\nkeys = 1000\ncache = false\n[workload]\nrange_keys = 10\n\
+                [dataset]\nname = \"uniform\"\nkeys = 1000\ncache = false\n[workload]\nqueries_per_s = 2\n\
                 [[systems]]\nname = \"LEAD\"\n\
                 [[systems]]\nname = \"LEAD (linear)\"\nlead = { model = \"linear\" }\ndataset = { name = \"uniform\" }\n\
                 [[systems]]\nname = \"LEAD (one)\"\ndataset = { name = \"uniform\" }\nworkload = { range_keys = 7 }\n\
+                [[systems]]\nname = \"lookups\"\ngroup = \"LEAD\"\nunpaired = true\nworkload = { query = \"lookup\", queries_per_s = 3 }\n\
                 [sweep]\n\"dataset.name\" = [\"uniform\", \"osmc64-like\"]\n\"workload.range_keys\" = [10, 20]\n\
                 paired = [\"dataset.name\", \"workload.range_keys\"]\n";
     let p = d.path().join("m.toml");
@@ -217,6 +220,22 @@ fn an_entry_setting_a_paired_key_keeps_it() {
                 Some(20)
             ),
             ("LEAD (one)", "LEAD (one)", None, Some(7)),
+            ("lookups", "LEAD", None, None),
         ]
     );
+    let (head, rows) = run_and_read(&plan);
+    let col = |n: &str| head.iter().position(|h| h == n).unwrap();
+    let cells = |r: &Vec<String>| {
+        [
+            "system",
+            "dataset.name",
+            "workload.range_keys",
+            "workload.query",
+        ]
+        .map(|c| r[col(c)].clone())
+    };
+    assert_eq!(rows.len(), 8);
+    assert_eq!(cells(&rows[6]), ["LEAD (one)", "uniform", "7", ""]);
+    assert_eq!(cells(&rows[7]), ["LEAD", "uniform", "", "lookup"]);
+    assert!(rows[7][col("queries")].parse::<u32>().unwrap() > 10);
 }

@@ -4,7 +4,7 @@
 use super::cache::{run_key, simulation_key, status, write_index, Status};
 use super::schedule;
 use super::sweep::{PlannedRun, SweepPlan};
-use super::{datasets_of, run_with_inputs, RunKeys, RunResult, DATASET_CACHE};
+use super::{datasets_of, keys_with, run_with_inputs, RunKeys, RunResult, DATASET_CACHE};
 use crate::data::{DatasetSpec, KeySet};
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
@@ -96,25 +96,25 @@ struct Inputs {
 /// A loaded dataset (`None`: not loaded yet, or released).
 type Slot = Mutex<Option<Arc<KeySet>>>;
 
-/// The datasets run `r` reads: (id, spec), the run's own first ([`datasets_of`]).
-fn needed(r: &PlannedRun) -> Result<Vec<(String, DatasetSpec)>> {
+/// The ids of the datasets run `r` reads ([`datasets_of`]).
+fn needed(r: &PlannedRun) -> Result<Vec<String>> {
     let (own, others) = datasets_of(&r.manifest)?;
-    Ok(own.into_iter().chain(others).map(|d| (d.id(), d)).collect())
+    Ok(own.iter().chain(&others).map(DatasetSpec::id).collect())
 }
 
 impl Inputs {
     fn new<'a>(jobs: impl Iterator<Item = &'a PlannedRun>) -> Result<Inputs> {
         let mut slots: BTreeMap<String, (Mutex<_>, AtomicUsize)> = BTreeMap::new();
         for r in jobs {
-            for (id, _) in needed(r)? {
+            for id in needed(r)? {
                 *slots.entry(id).or_default().1.get_mut() += 1;
             }
         }
         Ok(Inputs { slots })
     }
 
-    fn load(&self, id: &str, d: &DatasetSpec) -> Result<Arc<KeySet>> {
-        let (slot, _) = &self.slots[id];
+    fn load(&self, d: &DatasetSpec) -> Result<Arc<KeySet>> {
+        let (slot, _) = &self.slots[&d.id()];
         let mut slot = slot.lock().map_err(|_| anyhow!("a run panicked"))?;
         if slot.is_none() {
             *slot = Some(Arc::new(d.load(Path::new(DATASET_CACHE))?));
@@ -123,18 +123,11 @@ impl Inputs {
     }
 
     fn get(&self, r: &PlannedRun) -> Result<RunKeys> {
-        let (own, others) = datasets_of(&r.manifest)?;
-        Ok(RunKeys {
-            own: own.map(|d| self.load(&d.id(), &d)).transpose()?,
-            systems: others
-                .iter()
-                .map(|d| Ok((d.id(), self.load(&d.id(), d)?)))
-                .collect::<Result<_>>()?,
-        })
+        keys_with(&r.manifest, |d| self.load(d))
     }
 
     fn release(&self, r: &PlannedRun) -> Result<()> {
-        for (id, _) in needed(r)? {
+        for id in needed(r)? {
             let (slot, left) = &self.slots[&id];
             if left.fetch_sub(1, Ordering::SeqCst) == 1 {
                 if let Ok(mut s) = slot.lock() {

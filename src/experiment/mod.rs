@@ -130,12 +130,21 @@ pub fn datasets_of(m: &Manifest) -> Result<(Option<DatasetSpec>, Vec<DatasetSpec
 
 /// Loads the datasets run `m` reads ([`datasets_of`]).
 pub fn load_keys(m: &Manifest, cache: &Path) -> Result<RunKeys> {
+    keys_with(m, |d| d.load(cache).map(Arc::new))
+}
+
+/// The keys of the datasets run `m` reads, each obtained from `load` (which may share them
+/// between runs).
+pub fn keys_with(
+    m: &Manifest,
+    load: impl Fn(&DatasetSpec) -> Result<Arc<KeySet>>,
+) -> Result<RunKeys> {
     let (own, others) = datasets_of(m)?;
     Ok(RunKeys {
-        own: own.map(|d| d.load(cache).map(Arc::new)).transpose()?,
+        own: own.as_ref().map(&load).transpose()?,
         systems: others
             .iter()
-            .map(|d| Ok((d.id(), Arc::new(d.load(cache)?))))
+            .map(|d| Ok((d.id(), load(d)?)))
             .collect::<Result<_>>()?,
     })
 }

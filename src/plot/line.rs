@@ -25,7 +25,10 @@ fn bounds(panel: &Panel, axes: &Axes) -> (f64, f64, f64, f64) {
     {
         x0 = x0.min(x);
         x1 = x1.max(x);
-        y0 = y0.min(y - ci);
+        // On a log axis an error bar reaching zero or below is cut at the axis, not followed
+        // down to 1e-6 (which would squash the data into the top of the panel).
+        let low = y - ci;
+        y0 = y0.min(if axes.log_y && low <= 0.0 { y } else { low });
         y1 = y1.max(y + ci);
     }
     if x0 > x1 {
@@ -272,4 +275,27 @@ pub fn cdf_chart(
         }],
         &axes,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_axis_ignores_error_bars_below_zero() {
+        let panel = Panel {
+            title: String::new(),
+            series: vec![Series {
+                label: "MARQUES".into(),
+                points: vec![(500.0, 40.0, 5.0), (10000.0, 60.0, 80.0)],
+            }],
+        };
+        let log = Axes {
+            log_y: true,
+            ..Default::default()
+        };
+        assert_eq!(bounds(&panel, &log), (500.0, 10000.0, 35.0, 140.0));
+        let lin = Axes::default();
+        assert_eq!(bounds(&panel, &lin), (500.0, 10000.0, -20.0, 140.0));
+    }
 }

@@ -4,14 +4,26 @@
 use super::groups::Groups;
 use crate::overlay::id::RingId;
 
+/// The cells of the sorted `keys` in order: (cell, index range of its keys), one binary search
+/// per cell.
+fn cell_runs<'a>(
+    groups: &'a Groups,
+    keys: &'a [u64],
+) -> impl Iterator<Item = (u64, std::ops::Range<usize>)> + 'a {
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        let c = groups.cell(*keys.get(i)?);
+        let start = i;
+        i += keys[i..].partition_point(|&x| groups.cell(x) == c);
+        Some((c, start..i))
+    })
+}
+
 /// Keys each member holds as primary, by scanning the sorted keys cell by cell.
 pub fn member_keys(groups: &Groups, keys: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; groups.slots()];
-    let mut i = 0;
-    while i < keys.len() {
-        let c = groups.cell(keys[i]);
-        let end = i + keys[i..].partition_point(|&x| groups.cell(x) == c);
-        let cell = &keys[i..end];
+    for (c, run) in cell_runs(groups, keys) {
+        let cell = &keys[run];
         let g = groups.group_of_cell(c);
         for j in 0..groups.members(g).len() {
             for (a, e) in groups.arc(g, j).into_iter().flatten() {
@@ -20,7 +32,6 @@ pub fn member_keys(groups: &Groups, keys: &[u64]) -> Vec<u64> {
                 out[groups.slot(g, j)] += (hi - lo) as u64;
             }
         }
-        i = end;
     }
     out
 }
@@ -33,16 +44,14 @@ pub fn widest_query(groups: &Groups, keys: &[u64], n: usize) -> u64 {
         return 0;
     }
     let last_start = keys.len() - n;
-    let mut widest = 0;
-    let mut i = 0;
-    while i <= last_start {
-        let c = groups.cell(keys[i]);
-        let end = i + keys[i..].partition_point(|&x| groups.cell(x) == c);
-        let start = (end - 1).min(last_start);
-        widest = widest.max(groups.cell(keys[start + n - 1]) - c + 1);
-        i = end;
-    }
-    widest
+    cell_runs(groups, keys)
+        .take_while(|(_, run)| run.start <= last_start)
+        .map(|(c, run)| {
+            let start = (run.end - 1).min(last_start);
+            groups.cell(keys[start + n - 1]) - c + 1
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Keys held by the members in an arc of the outer ring (key-transfer sizes of joins): member
@@ -54,6 +63,7 @@ pub struct ArcSums {
 }
 
 impl ArcSums {
+    /// The sums over the outer positions of `groups`' members, holding `member_keys`.
     pub fn new(groups: &Groups, member_keys: &[u64]) -> ArcSums {
         let mut v: Vec<(RingId, u64)> = Vec::with_capacity(member_keys.len());
         for g in 0..groups.count() as u32 {
