@@ -117,6 +117,20 @@ impl GlobalView {
         i as usize
     }
 
+    /// The member index of `p` if it ever was a member, for cache hints: no load at all on a
+    /// full ring (member index == peer id), and no check that it is still present (a hint for
+    /// a removed member loads rows nobody reads, which changes nothing).
+    #[inline]
+    pub fn ix_hint(&self, p: PeerId) -> Option<usize> {
+        if self.identity {
+            return ((p as usize) < self.member.len()).then_some(p as usize);
+        }
+        match self.index.get(p as usize) {
+            Some(&i) if i != OUT => Some(i as usize),
+            _ => None,
+        }
+    }
+
     /// Whether network peer `p` is currently on this ring.
     #[inline]
     pub fn is_member(&self, p: PeerId) -> bool {
@@ -498,6 +512,27 @@ mod tests {
                     "round {round}, {replicas} replicas"
                 );
             }
+        }
+    }
+
+    /// The hint index is the member index of every peer that ever was a member (present or
+    /// removed), on full rings and on subsets, and `None` for peers that never were.
+    #[test]
+    fn hint_indices_are_member_indices() {
+        let full = GlobalView::new(&[2, 3]);
+        for p in 0..5 {
+            assert_eq!(full.ix_hint(p), Some(full.ix(p)));
+        }
+        assert_eq!(full.ix_hint(5), None);
+        // A subset ring (members 4, 1 and 3, in that order): member index != peer id.
+        let mut sub = GlobalView::from_members(&[(4, 1, 40), (1, 0, 10), (3, 1, 30)]);
+        sub.remove(1);
+        for p in [4, 1, 3] {
+            assert_eq!(sub.ix_hint(p), Some(sub.ix(p)), "peer {p}");
+        }
+        assert_eq!(sub.ix_hint(4), Some(0));
+        for p in [0, 2, 9] {
+            assert_eq!(sub.ix_hint(p), None, "peer {p} never was a member");
         }
     }
 }

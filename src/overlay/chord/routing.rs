@@ -53,6 +53,80 @@ pub struct Routed {
     pub failed: Option<Delivery>,
 }
 
+/// Where one target goes from the peer routing it.
+enum Step {
+    /// The peer is responsible (or must keep it: see [`Here::step`]).
+    Local,
+    /// No live route at all.
+    Unroutable,
+    /// Forward to `next` (the responsible peer when `is_final`); `slot` is the candidate's
+    /// index in the peer's next-hop table when one was used.
+    Next {
+        next: PeerId,
+        is_final: bool,
+        slot: Option<usize>,
+    },
+}
+
+/// What a peer reads once to route a whole list: its arc and predecessor, the list's hops and
+/// the peers it avoids.
+struct Here {
+    at: PeerId,
+    pred: PeerId,
+    /// (predecessor's VID, own VID] when the predecessor is known.
+    arc: Option<(RingId, RingId)>,
+    alone: bool,
+    hops: u16,
+    avoid: Avoid,
+}
+
+impl Here {
+    fn of(ring: &Ring, at: PeerId, hops: u16, avoid: Avoid) -> Here {
+        let pred = ring.pred[ring.ix(at)];
+        Here {
+            at,
+            pred,
+            arc: (pred != NONE).then(|| (ring.vid(pred), ring.vid(at))),
+            alone: ring.alone[ring.ix(at)],
+            hops,
+            avoid,
+        }
+    }
+
+    /// The routing decision for target `t`, by scan or by the peer's reduced `table`.
+    fn step(&self, ring: &Ring, t: &Target, table: Option<&nexthop::HopTable>) -> Step {
+        let responsible = match self.arc {
+            Some((lo, hi)) => in_open_closed(t.id, lo, hi),
+            None => self.alone,
+        };
+        let pred_gone = self.pred == NONE || self.avoid.contains(&self.pred);
+        if responsible || (t.final_hop && (pred_gone || self.hops >= MAX_HOPS)) {
+            return Step::Local;
+        }
+        // Handed over as "responsible" by a forwarder with a stale successor, but our own
+        // predecessor shows the target lies before us: pass it back to the predecessor.
+        // `slot`: the table's candidate index, which finds the bucket without a search.
+        let (step, slot) = if t.final_hop {
+            (Some((self.pred, true)), None)
+        } else if let Some(table) = table {
+            match table.next_hop_slot(t.id) {
+                Some((next, is_final, slot)) => (Some((next, is_final)), Some(slot)),
+                None => (None, None),
+            }
+        } else {
+            (ring.next_hop_avoiding(self.at, t.id, &self.avoid), None)
+        };
+        match step.filter(|_| self.hops < MAX_HOPS) {
+            None => Step::Unroutable,
+            Some((next, is_final)) => Step::Next {
+                next,
+                is_final,
+                slot,
+            },
+        }
+    }
+}
+
 impl Ring {
     /// Whether `p` believes it is responsible for `t`: `t` in (predecessor, p].
     pub fn is_responsible(&self, p: PeerId, t: RingId) -> bool {
@@ -122,11 +196,32 @@ impl Ring {
         let Some(mut targets) = self.lists.remove(list) else {
             return Routed::default();
         };
+        let here = Here::of(self, at, hops, avoid);
+        if let [t] = targets[..] {
+            // A list of one (a lookup, a finger repair, a short query's last target) keeps its
+            // buffer: the same decision as in the split below, without the buckets.
+            let (local, failed) = match here.step(self, &t, None) {
+                Step::Next { next, is_final, .. } => {
+                    targets[0].final_hop = is_final;
+                    let l = self.lists.insert(targets);
+                    self.forward(k, at, next, l, 1, origin, hops + 1, purpose, led, avoid);
+                    return Routed::default();
+                }
+                Step::Local => {
+                    targets[0].final_hop = false;
+                    (Some(self.lists.insert(targets)), None)
+                }
+                Step::Unroutable => {
+                    self.stats.unroutable += 1;
+                    (None, Some(self.lists.insert(targets)))
+                }
+            };
+            return self.hand_over(k, at, origin, hops, purpose, local, failed);
+        }
         let mut local: Option<Handle> = None;
         let mut failed: Option<Handle> = None;
         let mut buckets = std::mem::take(&mut self.scratch_buckets);
         buckets.clear();
-        let pred = self.pred[self.ix(at)];
         // A long list asks this peer's table many times: reduce it once (or reuse the peer's
         // cached reduction while the ring's routing state is unchanged).
         let tabled = targets.len() >= TABLE_AT;
@@ -160,46 +255,28 @@ impl Ring {
             bucket_of.clear();
             bucket_of.resize(hops_table.slots(), NO_BUCKET);
         }
-        // This peer's arc (predecessor, at], read once for the whole list.
-        let arc = (pred != NONE).then(|| (self.vid(pred), self.vid(at)));
-        let alone = self.alone[self.ix(at)];
         for t in targets.drain(..) {
-            let responsible = match arc {
-                Some((lo, hi)) => in_open_closed(t.id, lo, hi),
-                None => alone,
-            };
-            let pred_gone = pred == NONE || avoid.contains(&pred);
-            if responsible || (t.final_hop && (pred_gone || hops >= MAX_HOPS)) {
-                let l = *local.get_or_insert_with(|| self.new_list());
-                self.push_target(
-                    l,
-                    Target {
-                        final_hop: false,
-                        ..t
-                    },
-                );
-                continue;
-            }
-            // Handed over as "responsible" by a forwarder with a stale successor, but our own
-            // predecessor shows the target lies before us: pass it back to the predecessor.
-            // `slot`: the table's candidate index, which finds the bucket without a search.
-            let (step, slot) = if t.final_hop {
-                (Some((pred, true)), None)
-            } else if tabled {
-                match hops_table.next_hop_slot(t.id) {
-                    Some((next, is_final, slot)) => (Some((next, is_final)), Some(slot)),
-                    None => (None, None),
+            match here.step(self, &t, tabled.then_some(&hops_table)) {
+                Step::Local => {
+                    let l = *local.get_or_insert_with(|| self.new_list());
+                    self.push_target(
+                        l,
+                        Target {
+                            final_hop: false,
+                            ..t
+                        },
+                    );
                 }
-            } else {
-                (self.next_hop_avoiding(at, t.id, &avoid), None)
-            };
-            match step.filter(|_| hops < MAX_HOPS) {
-                None => {
+                Step::Unroutable => {
                     self.stats.unroutable += 1;
                     let l = *failed.get_or_insert_with(|| self.new_list());
                     self.push_target(l, t);
                 }
-                Some((next, is_final)) => {
+                Step::Next {
+                    next,
+                    is_final,
+                    slot,
+                } => {
                     // Buckets keep the order in which their next hops first appear.
                     let known = slot.map_or(NO_BUCKET, |s| bucket_of[s]);
                     let b = if known != NO_BUCKET {
@@ -238,6 +315,22 @@ impl Ring {
             self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
         self.scratch_buckets = buckets;
+        self.hand_over(k, at, origin, hops, purpose, local, failed)
+    }
+
+    /// Hands the targets `at` is responsible for (`local`) and those with no route (`failed`) to
+    /// the application, or, for the ring's own lookups, answers the origin.
+    #[allow(clippy::too_many_arguments)]
+    fn hand_over(
+        &mut self,
+        k: &mut OverlaySim,
+        at: PeerId,
+        origin: PeerId,
+        hops: u16,
+        purpose: Purpose,
+        local: Option<Handle>,
+        failed: Option<Handle>,
+    ) -> Routed {
         let mut out = Routed::default();
         if let Some(l) = local {
             match purpose {
