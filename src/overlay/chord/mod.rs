@@ -15,6 +15,7 @@
 pub mod config;
 mod hints;
 mod maintenance;
+mod membership;
 pub mod nexthop;
 pub mod routing;
 
