@@ -111,9 +111,14 @@ pub fn style_for(label: &str, position: usize) -> (RGBColor, usize) {
     (PALETTE[i], i)
 }
 
+/// Palette entries no named system owns (see [`style_for`]): the colours a second variant of a
+/// system takes first, so it is never mistaken for another system of another figure.
+const UNOWNED: [usize; 2] = [5, 6];
+
 /// The styles of the series of one figure, in legend order: each keeps its system's fixed style
 /// unless another series of the figure already has it (several LEAD variants), in which case it
-/// takes the next palette colour no series uses and its own marker, so no two look alike.
+/// takes an unused colour that no named system owns (then any unused one) and its own marker,
+/// so no two look alike.
 pub fn styles(order: &[String]) -> Vec<(RGBColor, usize)> {
     let mut used: Vec<usize> = Vec::new();
     let mut out = Vec::with_capacity(order.len());
@@ -124,7 +129,9 @@ pub fn styles(order: &[String]) -> Vec<(RGBColor, usize)> {
             out.push((c, i));
             continue;
         }
-        let j = (0..PALETTE.len())
+        let j = UNOWNED
+            .into_iter()
+            .chain(0..PALETTE.len())
             .find(|j| !used.contains(j))
             .unwrap_or(pos % PALETTE.len());
         used.push(j);
@@ -280,6 +287,19 @@ mod tests {
             for j in i + 1..st.len() {
                 assert_ne!(st[i].1, st[j].1, "{} and {} look alike", order[i], order[j]);
             }
+        }
+        // The second and third LEAD take colours no named system owns (not Batch(100)'s
+        // vermillion of Figs 7/8), and keep them whatever else the figure shows.
+        let owned: Vec<usize> = ["LEAD", "Batch(100)", "Batch(1000)", "MARQUES", "Chord"]
+            .iter()
+            .map(|s| style_for(s, 0).1)
+            .collect();
+        for s in &st[1..3] {
+            assert!(
+                !owned.contains(&s.1),
+                "a variant took system colour {}",
+                s.1
+            );
         }
         assert_eq!(legend_rows(&order, 200), 4, "one entry per row when narrow");
         assert_eq!(legend_rows(&order, 2000), 1);
