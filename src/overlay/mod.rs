@@ -206,7 +206,7 @@ impl Protocol for Overlay {
                 }
                 match m {
                     RingMsg::Route {
-                        list,
+                        targets,
                         origin,
                         hops,
                         purpose,
@@ -217,7 +217,7 @@ impl Protocol for Overlay {
                             k,
                             from,
                             to,
-                            list,
+                            targets,
                             origin,
                             hops,
                             purpose,

@@ -4,7 +4,7 @@
 use super::{Ring, FINGERS};
 use crate::engine::prefetch;
 use crate::ids::PeerId;
-use crate::overlay::wire::{RingMsg, RingTimer};
+use crate::overlay::wire::{RingMsg, RingTimer, Targets};
 
 impl Ring {
     /// `p`'s finger row and its whole successor row, or `None` when `p` never was a member of
@@ -29,9 +29,11 @@ impl Ring {
             return;
         };
         match m {
-            RingMsg::Route { list, rpc, .. } => {
-                if let Some(t) = self.lists.get(*list).and_then(|v| v.first()) {
-                    prefetch(t);
+            RingMsg::Route { targets, rpc, .. } => {
+                if let Targets::List(list) = targets {
+                    if let Some(t) = self.lists.get(*list).and_then(|v| v.first()) {
+                        prefetch(t);
+                    }
                 }
                 self.rpcs.prefetch(*rpc);
                 prefetch(fingers);

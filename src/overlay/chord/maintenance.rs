@@ -10,7 +10,7 @@ use crate::ids::{HostId, PeerId};
 use crate::network::Path;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{in_open, in_open_closed};
-use crate::overlay::wire::{Msg, RingMsg, RingTimer, Timer};
+use crate::overlay::wire::{Msg, RingMsg, RingTimer, Targets, Timer};
 use crate::overlay::RingInit;
 
 impl Ring {
@@ -94,8 +94,8 @@ impl Ring {
     /// left the ring. Its side storage is released, and the RPC it belongs to will time out.
     pub fn unheard(&mut self, k: &mut OverlaySim, m: RingMsg) {
         match m {
-            RingMsg::Route { list, rpc, .. } => {
-                self.on_route_lost(k, list, rpc);
+            RingMsg::Route { targets, rpc, .. } => {
+                self.on_route_lost(k, targets, rpc);
                 self.unanswered(k, rpc);
             }
             RingMsg::Succs { list, rpc, .. } => {
@@ -322,18 +322,9 @@ impl Ring {
         }
         // Until the lookup returns, the bootstrap stands in as successor (so p can route).
         self.set_successors(p, &[bootstrap]);
-        let list = self.new_list();
-        let me = self.vid(p);
-        self.push_target(
-            list,
-            Target {
-                id: me,
-                tag: 0,
-                final_hop: false,
-            },
-        );
+        let one = Targets::One(Target::new(self.vid(p), 0).into());
         let no = super::routing::NO_AVOID;
-        self.forward(k, p, bootstrap, list, 1, p, 1, Purpose::Join, led, no);
+        self.forward(k, p, bootstrap, one, 1, p, 1, Purpose::Join, led, no);
         self.set_timer(
             k,
             p,

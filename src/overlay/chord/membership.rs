@@ -84,7 +84,7 @@ impl Ring {
                 ..
             }) = self.rpcs.remove(handle)
             {
-                self.free_list(l);
+                self.release(l);
             }
         }
     }

@@ -22,7 +22,7 @@ pub mod routing;
 use super::arena::{Arena, Handle};
 use super::id::RingId;
 use super::view::GlobalView;
-use super::wire::{Msg, Purpose, RingIx, RingMsg, RingTimer, SuccList, Target, Timer};
+use super::wire::{Msg, Purpose, RingIx, RingMsg, RingTimer, SuccList, Target, Targets, Timer};
 use crate::engine::Time;
 use crate::ids::{HostId, PeerId};
 use crate::ledger::Ledger;
@@ -45,7 +45,7 @@ pub type OverlaySim = Sim<Msg, Timer>;
 enum RpcKind {
     /// A routed list handed to the next hop; the list comes back here if the message is lost.
     Hop {
-        list: Option<Handle>,
+        list: Option<Targets>,
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
@@ -256,7 +256,7 @@ impl Ring {
                 ..
             }) = self.rpcs.remove(h)
             {
-                self.free_list(l);
+                self.release(l);
             }
             return None;
         }
@@ -416,6 +416,13 @@ impl Ring {
         if let Some(mut v) = self.lists.remove(list) {
             v.clear();
             self.spare_lists.push(v);
+        }
+    }
+
+    /// Releases the side storage of a routed message's targets (an inline one has none).
+    fn release(&mut self, t: Targets) {
+        if let Targets::List(l) = t {
+            self.free_list(l);
         }
     }
 

@@ -10,7 +10,7 @@ use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, 
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{in_open_closed, RingId};
-use crate::overlay::wire::RingMsg;
+use crate::overlay::wire::{RingMsg, Targets};
 
 /// Peers a list routes around after timing out on them (only with `learn_from_queries = false`).
 pub type Avoid = [PeerId; 4];
@@ -177,7 +177,16 @@ impl Ring {
         purpose: Purpose,
         led: &mut Ledgers,
     ) -> Routed {
-        self.route_avoiding(k, at, list, origin, hops, purpose, led, NO_AVOID)
+        self.route_avoiding(
+            k,
+            at,
+            Targets::List(list),
+            origin,
+            hops,
+            purpose,
+            led,
+            NO_AVOID,
+        )
     }
 
     /// [`Ring::route`] around the peers in `avoid` (silent for this list).
@@ -186,37 +195,29 @@ impl Ring {
         &mut self,
         k: &mut OverlaySim,
         at: PeerId,
-        list: Handle,
+        targets: Targets,
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
         led: &mut Ledgers,
         avoid: Avoid,
     ) -> Routed {
+        let here = Here::of(self, at, hops, avoid);
+        let list = match targets {
+            Targets::One(t) => {
+                return self.route_one(k, &here, t.into(), origin, purpose, led);
+            }
+            Targets::List(list) => list,
+        };
         let Some(mut targets) = self.lists.remove(list) else {
             return Routed::default();
         };
-        let here = Here::of(self, at, hops, avoid);
         if let [t] = targets[..] {
-            // A list of one (a lookup, a finger repair, a short query's last target) keeps its
-            // buffer: the same decision as in the split below, without the buckets.
-            let (local, failed) = match here.step(self, &t, None) {
-                Step::Next { next, is_final, .. } => {
-                    targets[0].final_hop = is_final;
-                    let l = self.lists.insert(targets);
-                    self.forward(k, at, next, l, 1, origin, hops + 1, purpose, led, avoid);
-                    return Routed::default();
-                }
-                Step::Local => {
-                    targets[0].final_hop = false;
-                    (Some(self.lists.insert(targets)), None)
-                }
-                Step::Unroutable => {
-                    self.stats.unroutable += 1;
-                    (None, Some(self.lists.insert(targets)))
-                }
-            };
-            return self.hand_over(k, at, origin, hops, purpose, local, failed);
+            // A list of one (a lookup, a finger repair, a short query's last target) travels
+            // inside its messages from here on.
+            targets.clear();
+            self.spare_lists.push(targets);
+            return self.route_one(k, &here, t, origin, purpose, led);
         }
         let mut local: Option<Handle> = None;
         let mut failed: Option<Handle> = None;
@@ -311,11 +312,68 @@ impl Ring {
         self.scratch_slots = bucket_of;
         for (next, v) in buckets.drain(..) {
             let len = v.len() as u32;
-            let l = self.lists.insert(v);
+            let l = Targets::List(self.lists.insert(v));
             self.forward(k, at, next, l, len, origin, hops + 1, purpose, led, avoid);
         }
         self.scratch_buckets = buckets;
         self.hand_over(k, at, origin, hops, purpose, local, failed)
+    }
+
+    /// Routes a single target at `here`: the same decision as for each target of a list, with
+    /// the target carried inline (a list is made only to hand it to the application).
+    fn route_one(
+        &mut self,
+        k: &mut OverlaySim,
+        here: &Here,
+        t: Target,
+        origin: PeerId,
+        purpose: Purpose,
+        led: &mut Ledgers,
+    ) -> Routed {
+        let (at, hops) = (here.at, here.hops);
+        let (local, failed) = match here.step(self, &t, None) {
+            Step::Next { next, is_final, .. } => {
+                let one = Targets::One(
+                    Target {
+                        final_hop: is_final,
+                        ..t
+                    }
+                    .into(),
+                );
+                self.forward(
+                    k,
+                    at,
+                    next,
+                    one,
+                    1,
+                    origin,
+                    hops + 1,
+                    purpose,
+                    led,
+                    here.avoid,
+                );
+                return Routed::default();
+            }
+            Step::Local => (
+                Some(self.list_of(Target {
+                    final_hop: false,
+                    ..t
+                })),
+                None,
+            ),
+            Step::Unroutable => {
+                self.stats.unroutable += 1;
+                (None, Some(self.list_of(t)))
+            }
+        };
+        self.hand_over(k, at, origin, hops, purpose, local, failed)
+    }
+
+    /// A new list holding `t`.
+    fn list_of(&mut self, t: Target) -> Handle {
+        let l = self.new_list();
+        self.push_target(l, t);
+        l
     }
 
     /// Hands the targets `at` is responsible for (`local`) and those with no route (`failed`) to
@@ -375,7 +433,7 @@ impl Ring {
         k: &mut OverlaySim,
         from: PeerId,
         next: PeerId,
-        list: Handle,
+        targets: Targets,
         len: u32,
         origin: PeerId,
         hops: u16,
@@ -398,7 +456,7 @@ impl Ring {
             next,
             path,
             RingMsg::Route {
-                list,
+                targets,
                 len,
                 origin,
                 hops,
@@ -439,7 +497,7 @@ impl Ring {
         k: &mut OverlaySim,
         from: PeerId,
         to: PeerId,
-        list: Handle,
+        targets: Targets,
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
@@ -449,7 +507,7 @@ impl Ring {
         let app = matches!(purpose, Purpose::App { .. });
         self.reply(k, to, from, RingMsg::HopAck { rpc, app }, rpc);
         Self::attribute(led, purpose, 1, 0);
-        self.route(k, to, list, origin, hops, purpose, led)
+        self.route_avoiding(k, to, targets, origin, hops, purpose, led, NO_AVOID)
     }
 
     /// The next hop acknowledged: the hop RPC is complete.
@@ -457,7 +515,7 @@ impl Ring {
         if let Some(r) = self.take_rpc(k, rpc) {
             k.cancel(r.timer);
             if let RpcKind::Hop { list: Some(l), .. } = r.kind {
-                self.free_list(l); // (cannot happen: a returned list means the message was lost)
+                self.release(l); // (cannot happen: a returned list means the message was lost)
             }
         }
     }
@@ -467,16 +525,16 @@ impl Ring {
         self.succ_lists.remove(list);
     }
 
-    /// A routed message was lost at a dead peer: the forwarder keeps the list for its retry.
-    pub fn on_route_lost(&mut self, k: &OverlaySim, list: Handle, rpc: Handle) {
+    /// A routed message was lost at a dead peer: the forwarder keeps its targets for the retry.
+    pub fn on_route_lost(&mut self, k: &OverlaySim, targets: Targets, rpc: Handle) {
         match self.rpc_mut(k, rpc) {
             Some(Rpc {
                 kind: RpcKind::Hop {
                     list: slot @ None, ..
                 },
                 ..
-            }) => *slot = Some(list),
-            _ => self.free_list(list),
+            }) => *slot = Some(targets),
+            _ => self.release(targets),
         }
     }
 
@@ -503,7 +561,7 @@ impl Ring {
             Self::attribute(led, purpose, 0, 1);
         }
         if let RpcKind::Hop {
-            list: Some(list),
+            list: Some(mut targets),
             origin,
             hops,
             purpose,
@@ -521,11 +579,22 @@ impl Ring {
                     *slot = r.to;
                 }
             }
-            for t in self.lists.get_mut(list).into_iter().flatten() {
-                t.final_hop = final_hop;
+            match &mut targets {
+                Targets::One(t) => {
+                    *t = Target {
+                        final_hop,
+                        ..Target::from(*t)
+                    }
+                    .into()
+                }
+                Targets::List(list) => {
+                    for t in self.lists.get_mut(*list).into_iter().flatten() {
+                        t.final_hop = final_hop;
+                    }
+                }
             }
             let h = hops.saturating_sub(1);
-            return self.route_avoiding(k, r.from, list, origin, h, purpose, led, avoid);
+            return self.route_avoiding(k, r.from, targets, origin, h, purpose, led, avoid);
         }
         Routed::default()
     }
