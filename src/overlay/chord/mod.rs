@@ -4,7 +4,8 @@
 //! (predecessor, successor list, 64 base-2 fingers) and implements the protocol message by
 //! message: join through a live bootstrap peer, stabilise / notify, predecessor checks,
 //! round-robin finger repair, graceful leave, and recursive greedy routing of *target lists* (a
-//! single lookup is a list of one; a consolidated batch splits at every peer by next hop). Every
+//! single lookup is a list of one, carried inside its messages; a consolidated batch splits at
+//! every peer by next hop). Every
 //! hop is an RPC acknowledged by the next peer; on timeout the forwarder routes around the silent
 //! peer.
 //!
