@@ -19,6 +19,7 @@ mod maintenance;
 mod membership;
 pub mod nexthop;
 pub mod routing;
+mod step;
 
 use super::arena::{Arena, Handle};
 use super::id::RingId;

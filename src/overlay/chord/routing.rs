@@ -6,6 +6,7 @@
 //! is an RPC: the next hop acknowledges, and on timeout the forwarder forgets it and re-routes.
 
 use super::nexthop::{self, Table};
+use super::step::{Here, Step};
 use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, NONE};
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
@@ -21,7 +22,7 @@ pub(super) const NO_AVOID: Avoid = [NONE; 4];
 const TABLE_AT: usize = 8;
 
 /// Most overlay hops a target may travel before it is declared unroutable (loop guard).
-const MAX_HOPS: u16 = 256;
+pub(super) const MAX_HOPS: u16 = 256;
 
 /// No bucket yet for a table candidate.
 const NO_BUCKET: u16 = u16::MAX;
@@ -51,80 +52,6 @@ pub struct Routed {
     pub delivered: Option<Delivery>,
     /// Targets with no live route at all (the app decides what failure means).
     pub failed: Option<Delivery>,
-}
-
-/// Where one target goes from the peer routing it.
-enum Step {
-    /// The peer is responsible (or must keep it: see [`Here::step`]).
-    Local,
-    /// No live route at all.
-    Unroutable,
-    /// Forward to `next` (the responsible peer when `is_final`); `slot` is the candidate's
-    /// index in the peer's next-hop table when one was used.
-    Next {
-        next: PeerId,
-        is_final: bool,
-        slot: Option<usize>,
-    },
-}
-
-/// What a peer reads once to route a whole list: its arc and predecessor, the list's hops and
-/// the peers it avoids.
-struct Here {
-    at: PeerId,
-    pred: PeerId,
-    /// (predecessor's VID, own VID] when the predecessor is known.
-    arc: Option<(RingId, RingId)>,
-    alone: bool,
-    hops: u16,
-    avoid: Avoid,
-}
-
-impl Here {
-    fn of(ring: &Ring, at: PeerId, hops: u16, avoid: Avoid) -> Here {
-        let pred = ring.pred[ring.ix(at)];
-        Here {
-            at,
-            pred,
-            arc: (pred != NONE).then(|| (ring.vid(pred), ring.vid(at))),
-            alone: ring.alone[ring.ix(at)],
-            hops,
-            avoid,
-        }
-    }
-
-    /// The routing decision for target `t`, by scan or by the peer's reduced `table`.
-    fn step(&self, ring: &Ring, t: &Target, table: Option<&nexthop::HopTable>) -> Step {
-        let responsible = match self.arc {
-            Some((lo, hi)) => in_open_closed(t.id, lo, hi),
-            None => self.alone,
-        };
-        let pred_gone = self.pred == NONE || self.avoid.contains(&self.pred);
-        if responsible || (t.final_hop && (pred_gone || self.hops >= MAX_HOPS)) {
-            return Step::Local;
-        }
-        // Handed over as "responsible" by a forwarder with a stale successor, but our own
-        // predecessor shows the target lies before us: pass it back to the predecessor.
-        // `slot`: the table's candidate index, which finds the bucket without a search.
-        let (step, slot) = if t.final_hop {
-            (Some((self.pred, true)), None)
-        } else if let Some(table) = table {
-            match table.next_hop_slot(t.id) {
-                Some((next, is_final, slot)) => (Some((next, is_final)), Some(slot)),
-                None => (None, None),
-            }
-        } else {
-            (ring.next_hop_avoiding(self.at, t.id, &self.avoid), None)
-        };
-        match step.filter(|_| self.hops < MAX_HOPS) {
-            None => Step::Unroutable,
-            Some((next, is_final)) => Step::Next {
-                next,
-                is_final,
-                slot,
-            },
-        }
-    }
 }
 
 impl Ring {
