@@ -106,13 +106,14 @@ pub fn style_for(label: &str, position: usize) -> (RGBColor, usize) {
         .max_by_key(|(p, _)| p.len());
     let i = match hit {
         Some(&(_, i)) => i,
-        None => 5 + position % 2,
+        None => UNOWNED[position % UNOWNED.len()],
     };
     (PALETTE[i], i)
 }
 
-/// Palette entries no named system owns (see [`style_for`]): the colours a second variant of a
-/// system takes first, so it is never mistaken for another system of another figure.
+/// Palette entries no named system owns: unknown series take them by position ([`style_for`]),
+/// and a second variant of a system takes them first ([`styles`]), so it is never mistaken for
+/// another system of another figure.
 const UNOWNED: [usize; 2] = [5, 6];
 
 /// The styles of the series of one figure, in legend order: each keeps its system's fixed style

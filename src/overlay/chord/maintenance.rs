@@ -1,7 +1,7 @@
 //! Ring maintenance: joining, stabilisation, notification, predecessor checks, finger repair,
 //! key transfer on join, and the reaction to crashes and rejoins.
 
-use super::routing::Routed;
+use super::routing::{Routed, NO_AVOID};
 use super::{
     Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, SuccList, Target, FINGERS, MAX_SUCCESSORS,
     NONE,
@@ -267,16 +267,9 @@ impl Ring {
                     self.set_finger(fi, s);
                 }
                 Some(_) => {
-                    let list = self.new_list();
-                    self.push_target(
-                        list,
-                        Target {
-                            id: start,
-                            tag: i as u32,
-                            final_hop: false,
-                        },
-                    );
-                    let routed = self.route(k, p, list, p, 0, Purpose::Finger(i as u8), led);
+                    let one = Targets::One(Target::new(start, i as u32).into());
+                    let purpose = Purpose::Finger(i as u8);
+                    let routed = self.route_avoiding(k, p, one, p, 0, purpose, led, NO_AVOID);
                     debug_assert!(routed.delivered.is_none() && routed.failed.is_none());
                     return;
                 }
@@ -323,8 +316,7 @@ impl Ring {
         // Until the lookup returns, the bootstrap stands in as successor (so p can route).
         self.set_successors(p, &[bootstrap]);
         let one = Targets::One(Target::new(self.vid(p), 0).into());
-        let no = super::routing::NO_AVOID;
-        self.forward(k, p, bootstrap, one, 1, p, 1, Purpose::Join, led, no);
+        self.forward(k, p, bootstrap, one, 1, p, 1, Purpose::Join, led, NO_AVOID);
         self.set_timer(
             k,
             p,

@@ -80,7 +80,9 @@ impl Ring {
     pub(super) fn drop_rpcs(&mut self, handles: Vec<Handle>) {
         for handle in handles {
             if let Some(Rpc {
-                kind: RpcKind::Hop { list: Some(l), .. },
+                kind: RpcKind::Hop {
+                    targets: Some(l), ..
+                },
                 ..
             }) = self.rpcs.remove(handle)
             {

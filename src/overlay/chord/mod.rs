@@ -45,9 +45,9 @@ pub type OverlaySim = Sim<Msg, Timer>;
 /// What an outstanding RPC is.
 #[derive(Clone, Copy, Debug)]
 enum RpcKind {
-    /// A routed list handed to the next hop; the list comes back here if the message is lost.
+    /// Targets handed to the next hop; they come back here if the message is lost.
     Hop {
-        list: Option<Targets>,
+        targets: Option<Targets>,
         origin: PeerId,
         hops: u16,
         purpose: Purpose,
@@ -254,7 +254,9 @@ impl Ring {
         let r = self.rpcs.get(h)?;
         if k.net().incarnation(r.host) != r.incarnation {
             if let Some(Rpc {
-                kind: RpcKind::Hop { list: Some(l), .. },
+                kind: RpcKind::Hop {
+                    targets: Some(l), ..
+                },
                 ..
             }) = self.rpcs.remove(h)
             {

@@ -116,9 +116,9 @@ impl Ring {
         )
     }
 
-    /// [`Ring::route`] around the peers in `avoid` (silent for this list).
+    /// [`Ring::route`] of `targets` around the peers in `avoid` (silent for them).
     #[allow(clippy::too_many_arguments)]
-    fn route_avoiding(
+    pub(super) fn route_avoiding(
         &mut self,
         k: &mut OverlaySim,
         at: PeerId,
@@ -369,7 +369,7 @@ impl Ring {
         avoid: Avoid,
     ) {
         let kind = RpcKind::Hop {
-            list: None,
+            targets: None,
             origin,
             hops,
             purpose,
@@ -441,7 +441,10 @@ impl Ring {
     pub fn on_hop_ack(&mut self, k: &mut OverlaySim, rpc: Handle) {
         if let Some(r) = self.take_rpc(k, rpc) {
             k.cancel(r.timer);
-            if let RpcKind::Hop { list: Some(l), .. } = r.kind {
+            if let RpcKind::Hop {
+                targets: Some(l), ..
+            } = r.kind
+            {
                 self.release(l); // (cannot happen: a returned list means the message was lost)
             }
         }
@@ -456,9 +459,11 @@ impl Ring {
     pub fn on_route_lost(&mut self, k: &OverlaySim, targets: Targets, rpc: Handle) {
         match self.rpc_mut(k, rpc) {
             Some(Rpc {
-                kind: RpcKind::Hop {
-                    list: slot @ None, ..
-                },
+                kind:
+                    RpcKind::Hop {
+                        targets: slot @ None,
+                        ..
+                    },
                 ..
             }) => *slot = Some(targets),
             _ => self.release(targets),
@@ -488,7 +493,7 @@ impl Ring {
             Self::attribute(led, purpose, 0, 1);
         }
         if let RpcKind::Hop {
-            list: Some(mut targets),
+            targets: Some(mut targets),
             origin,
             hops,
             purpose,
