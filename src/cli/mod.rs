@@ -216,6 +216,30 @@ enum ModelCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// How far a range of n consecutive keys spreads on the ring under a learned hash: the span
+    /// of every window of n keys, in key positions and in the peers a LEAD walk crosses at each
+    /// ring size (the arc's share of the ring times the peers).
+    Spans {
+        /// A SOSD file or a synthetic dataset name.
+        #[arg(long, default_value = "osmc64-like")]
+        dataset: String,
+        #[arg(long, default_value_t = 200_000_000)]
+        keys: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The model (a `leadsim model eval` spec; default LEAD's).
+        #[arg(long, default_value = leadsim::protocols::lead::config::DEFAULT_MODEL)]
+        model: String,
+        /// Keys per range (1..=keys).
+        #[arg(long, default_value_t = 5000)]
+        range: usize,
+        /// Ring sizes (virtual peers) to express the spans in.
+        #[arg(long, value_delimiter = ',', default_values_t = vec![4900, 100_000, 1_000_000], value_parser = clap::value_parser!(u64).range(1..))]
+        peers: Vec<u64>,
+        /// Also report the share of ranges whose arc holds more than this many peers.
+        #[arg(long, default_value_t = 100.0)]
+        over: f64,
+    },
     /// Run Model-Scout (1% sample) and print the chosen configuration.
     Scout {
         #[arg(long, default_value = "osmc64-like")]
@@ -451,6 +475,15 @@ pub fn main() -> Result<()> {
                 seed,
                 budget,
             } => model::scout_cmd(dataset, keys, seed, budget),
+            ModelCommand::Spans {
+                dataset,
+                keys,
+                seed,
+                model: spec,
+                range,
+                peers,
+                over,
+            } => model::spans_cmd(&dataset, keys, seed, &spec, range, &peers, over),
         },
         Command::Bench {
             command: BenchCommand::Run { manifest },

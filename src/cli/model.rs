@@ -4,6 +4,7 @@ use anyhow::Result;
 use leadsim::data::{DatasetSpec, KeySet};
 use leadsim::learned::eval::{evaluate, to_csv, EvalConfig, EvalRow};
 use leadsim::learned::scout::scout;
+use leadsim::learned::spans::{range_spans, RangeSpans};
 use leadsim::learned::ModelSpec;
 use leadsim::output::write_atomic;
 use std::path::{Path, PathBuf};
@@ -125,5 +126,69 @@ pub fn scout_cmd(dataset: String, keys: usize, seed: u64, budget: usize) -> Resu
         "estimated size {} bytes, estimated p99 error {:.1} positions",
         c.size_bytes, c.p99_error
     );
+    Ok(())
+}
+
+/// `leadsim model spans`.
+pub fn spans_cmd(
+    dataset: &str,
+    keys: usize,
+    seed: u64,
+    spec: &str,
+    range: usize,
+    peers: &[u64],
+    over: f64,
+) -> Result<()> {
+    if !(over.is_finite() && over >= 0.0) {
+        anyhow::bail!("--over {over}: a number of peers >= 0");
+    }
+    let m = ModelSpec::parse(spec)?;
+    let (label, set) = load_keys(dataset, keys, seed)?;
+    if range == 0 || range > set.len() {
+        anyhow::bail!("--range {range}: 1..={} (the dataset's keys)", set.len());
+    }
+    let model = m.train(set.keys())?;
+    let n = set.len();
+    let peers: Vec<usize> = peers.iter().map(|&p| p as usize).collect();
+    let limits: Vec<f64> = peers
+        .iter()
+        .map(|&p| RangeSpans::limit_for(n, over, p))
+        .collect();
+    let s = range_spans(model.as_ref(), set.keys(), range, &limits)?;
+    println!(
+        "dataset {label} ({n} keys), model {spec}: {} windows of {range} keys",
+        s.windows
+    );
+    let qs = [0.5, 0.9, 0.99, 0.999];
+    let row = |name: &str, f: &dyn Fn(f64) -> f64, share: String| {
+        let cells: Vec<String> = qs
+            .iter()
+            .map(|&q| f(s.quantile(q)))
+            .chain([f(s.mean), f(s.max as f64)])
+            .map(|v| format!("{v:>11.1}"))
+            .collect();
+        println!("{name:<22}{}{share:>14}", cells.join(""));
+    };
+    println!(
+        "{:<22}{:>11}{:>11}{:>11}{:>11}{:>11}{:>11}{:>14}",
+        "span in",
+        "p50",
+        "p90",
+        "p99",
+        "p99.9",
+        "mean",
+        "max",
+        format!("over {over}")
+    );
+    row("positions", &|v| v, String::new());
+    println!(
+        "{:<22}{:>11.1}  (an exact order-preserving hash)",
+        "ideal positions",
+        (range - 1) as f64
+    );
+    for (&p, &o) in peers.iter().zip(&s.over) {
+        let share = format!("{:.5}", o as f64 / s.windows as f64);
+        row(&format!("peers at {p}"), &|v| s.peers_in(v, p), share);
+    }
     Ok(())
 }

@@ -15,8 +15,9 @@ use std::time::Instant;
 const EXACT: usize = 4096;
 const LOG_BUCKETS: usize = 64 * 64;
 
+/// A histogram of non-negative values: exact below 4,096, log-spaced (1.1%) above.
 #[derive(Clone)]
-struct Hist {
+pub(super) struct Hist {
     exact: Vec<u64>,
     log: Vec<u64>,
     sum_log2: f64,
@@ -25,7 +26,7 @@ struct Hist {
 }
 
 impl Hist {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Hist {
             exact: vec![0; EXACT],
             log: vec![0; LOG_BUCKETS],
@@ -34,7 +35,7 @@ impl Hist {
             count: 0,
         }
     }
-    fn add(&mut self, e: f64) {
+    pub(super) fn add(&mut self, e: f64) {
         let l = (e + 1.0).log2();
         self.sum_log2 += l;
         self.max_log2 = self.max_log2.max(l);
@@ -46,7 +47,7 @@ impl Hist {
             self.log[((l * 64.0) as usize).min(LOG_BUCKETS - 1)] += 1;
         }
     }
-    fn merge(mut self, o: Hist) -> Hist {
+    pub(super) fn merge(mut self, o: Hist) -> Hist {
         for (a, b) in self.exact.iter_mut().zip(&o.exact) {
             *a += b;
         }
@@ -58,7 +59,7 @@ impl Hist {
         self.count += o.count;
         self
     }
-    fn quantile(&self, q: f64) -> f64 {
+    pub(super) fn quantile(&self, q: f64) -> f64 {
         let target = (q * self.count as f64).ceil() as u64;
         let mut acc = 0;
         for (e, &c) in self.exact.iter().enumerate() {

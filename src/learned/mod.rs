@@ -11,6 +11,7 @@ pub mod pgm;
 pub mod radix_spline;
 pub mod rmi;
 pub mod scout;
+pub mod spans;
 
 use anyhow::{bail, Context, Result};
 
@@ -26,12 +27,19 @@ pub trait LearnedModel: Send + Sync {
     fn size_bytes(&self) -> usize;
 }
 
+/// The predicted position of `key` clamped to `[0, N - 1]` and truncated: the integer position
+/// LearnedHASH scales onto the ring.
+#[inline]
+pub fn clamped_position(model: &dyn LearnedModel, key: u64) -> u64 {
+    let n = model.n().max(1) as u64;
+    model.predict(key).clamp(0.0, (n - 1) as f64) as u64
+}
+
 /// LearnedHASH: the predicted position scaled onto the 64-bit ring (`pos x floor(2^64 / N)`).
 #[inline]
 pub fn ring_position(model: &dyn LearnedModel, key: u64) -> u64 {
     let n = model.n().max(1) as u64;
-    let pos = model.predict(key).clamp(0.0, (n - 1) as f64) as u64;
-    pos.wrapping_mul(u64::MAX / n)
+    clamped_position(model, key).wrapping_mul(u64::MAX / n)
 }
 
 /// A model configuration, as written on the command line or in a manifest.

@@ -66,8 +66,11 @@ fn d_quorum() -> f64 {
     0.90
 }
 
+/// LEAD's learned hash unless `lead.model` says otherwise: the paper's 12 MiB cubic RMI.
+pub const DEFAULT_MODEL: &str = "rmi:cubic,linear,524288";
+
 fn d_model() -> String {
-    "rmi:cubic,linear,524288".into()
+    DEFAULT_MODEL.into()
 }
 fn d_window() -> f64 {
     60.0
