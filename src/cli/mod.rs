@@ -220,13 +220,8 @@ enum ModelCommand {
     /// of every window of n keys, in key positions and in the peers a LEAD walk crosses at each
     /// ring size (the arc's share of the ring times the peers).
     Spans {
-        /// A SOSD file or a synthetic dataset name.
-        #[arg(long, default_value = "osmc64-like")]
-        dataset: String,
-        #[arg(long, default_value_t = 200_000_000)]
-        keys: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        #[command(flatten)]
+        source: model::KeySource,
         /// The model (a `leadsim model eval` spec; default LEAD's).
         #[arg(long, default_value = leadsim::protocols::lead::config::DEFAULT_MODEL)]
         model: String,
@@ -242,12 +237,8 @@ enum ModelCommand {
     },
     /// Run Model-Scout (1% sample) and print the chosen configuration.
     Scout {
-        #[arg(long, default_value = "osmc64-like")]
-        dataset: String,
-        #[arg(long, default_value_t = 200_000_000)]
-        keys: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        #[command(flatten)]
+        source: model::KeySource,
         /// Size budget in bytes (default 12 MiB).
         #[arg(long, default_value_t = 12 << 20)]
         budget: usize,
@@ -469,21 +460,14 @@ pub fn main() -> Result<()> {
                 models,
                 out,
             } => model::eval(config, dataset, keys, seed, models, out),
-            ModelCommand::Scout {
-                dataset,
-                keys,
-                seed,
-                budget,
-            } => model::scout_cmd(dataset, keys, seed, budget),
+            ModelCommand::Scout { source, budget } => model::scout_cmd(&source, budget),
             ModelCommand::Spans {
-                dataset,
-                keys,
-                seed,
+                source,
                 model: spec,
                 range,
                 peers,
                 over,
-            } => model::spans_cmd(&dataset, keys, seed, &spec, range, &peers, over),
+            } => model::spans_cmd(&source, &spec, range, &peers, over),
         },
         Command::Bench {
             command: BenchCommand::Run { manifest },

@@ -9,17 +9,31 @@ use leadsim::learned::ModelSpec;
 use leadsim::output::write_atomic;
 use std::path::{Path, PathBuf};
 
-fn load_keys(source: &str, keys: usize, seed: u64) -> Result<(String, KeySet)> {
-    let spec = if Path::new(source).exists() {
+/// The keys a model subcommand trains on: a SOSD file or a synthetic dataset.
+#[derive(clap::Args)]
+pub struct KeySource {
+    /// A SOSD file or a synthetic dataset name.
+    #[arg(long, default_value = "osmc64-like")]
+    dataset: String,
+    /// Keys of a synthetic dataset.
+    #[arg(long, default_value_t = 200_000_000)]
+    keys: usize,
+    /// Seed of a synthetic dataset.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+fn load_keys(src: &KeySource) -> Result<(String, KeySet)> {
+    let spec = if Path::new(&src.dataset).exists() {
         DatasetSpec {
-            file: Some(source.into()),
+            file: Some(src.dataset.clone().into()),
             ..Default::default()
         }
     } else {
         DatasetSpec {
-            name: source.to_string(),
-            keys,
-            seed,
+            name: src.dataset.clone(),
+            keys: src.keys,
+            seed: src.seed,
             ..Default::default()
         }
     };
@@ -118,8 +132,8 @@ pub fn eval(
 }
 
 /// `leadsim model scout`.
-pub fn scout_cmd(dataset: String, keys: usize, seed: u64, budget: usize) -> Result<()> {
-    let (label, set) = load_keys(&dataset, keys, seed)?;
+pub fn scout_cmd(source: &KeySource, budget: usize) -> Result<()> {
+    let (label, set) = load_keys(source)?;
     let c = scout(set.keys(), budget)?;
     println!("dataset {label}: Model-Scout picks {:?}", c.spec);
     println!(
@@ -131,9 +145,7 @@ pub fn scout_cmd(dataset: String, keys: usize, seed: u64, budget: usize) -> Resu
 
 /// `leadsim model spans`.
 pub fn spans_cmd(
-    dataset: &str,
-    keys: usize,
-    seed: u64,
+    source: &KeySource,
     spec: &str,
     range: usize,
     peers: &[u64],
@@ -143,7 +155,7 @@ pub fn spans_cmd(
         anyhow::bail!("--over {over}: a number of peers >= 0");
     }
     let m = ModelSpec::parse(spec)?;
-    let (label, set) = load_keys(dataset, keys, seed)?;
+    let (label, set) = load_keys(source)?;
     if range == 0 || range > set.len() {
         anyhow::bail!("--range {range}: 1..={} (the dataset's keys)", set.len());
     }
