@@ -81,6 +81,57 @@ fn bad_inputs_are_explained() {
         p,
         &["cannot read manifest"],
     );
+    // `model spans`: a range longer than the key file, no range at all, a bad threshold.
+    let mut keys = 1000u64.to_le_bytes().to_vec();
+    for k in 0..1000u64 {
+        keys.extend((k * 3).to_le_bytes());
+    }
+    std::fs::write(p.join("keys.sosd"), keys).unwrap();
+    let spans = |extra: &[&'static str]| {
+        let mut a = vec![
+            "model",
+            "spans",
+            "--dataset",
+            "keys.sosd",
+            "--model",
+            "rmi:linear,linear,4",
+        ];
+        a.extend_from_slice(extra);
+        a
+    };
+    expect_error(
+        &spans(&["--range", "1001"]),
+        p,
+        &["--range 1001", "1000 keys"],
+    );
+    expect_error(&spans(&["--range", "0"]), p, &["--range 0", "does not fit"]);
+    expect_error(&spans(&["--over", "NaN"]), p, &["--over", "peers >= 0"]);
+    // Evenly spaced keys are learnt exactly: every window of 10 spans 9 positions, 0.9 peers
+    // of 100.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_leadsim"))
+        .args(spans(&["--range", "10", "--peers", "100"]))
+        .current_dir(p)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("991 windows of 10 keys"), "{text}");
+    let row = |name: &str| {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or("");
+        line.split_whitespace()
+            .skip(name.split_whitespace().count())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(row("positions"), ["9.0"; 6], "{text}");
+    assert_eq!(
+        row("peers at 100"),
+        ["0.9", "0.9", "0.9", "0.9", "0.9", "0.9", "0.00000"],
+        "{text}"
+    );
 }
 
 #[test]

@@ -156,9 +156,6 @@ pub fn spans_cmd(
     }
     let m = ModelSpec::parse(spec)?;
     let (label, set) = load_keys(source)?;
-    if range == 0 || range > set.len() {
-        anyhow::bail!("--range {range}: 1..={} (the dataset's keys)", set.len());
-    }
     let model = m.train(set.keys())?;
     let n = set.len();
     let peers: Vec<usize> = peers.iter().map(|&p| p as usize).collect();
@@ -166,7 +163,8 @@ pub fn spans_cmd(
         .iter()
         .map(|&p| RangeSpans::limit_for(n, over, p))
         .collect();
-    let s = range_spans(model.as_ref(), set.keys(), range, &limits)?;
+    let s = range_spans(model.as_ref(), set.keys(), range, &limits)
+        .map_err(|e| anyhow::anyhow!("--range {range}: {e}"))?;
     println!(
         "dataset {label} ({n} keys), model {spec}: {} windows of {range} keys",
         s.windows
