@@ -166,6 +166,18 @@ impl Network {
         self.peer_host[p as usize]
     }
 
+    /// Starts loading the host entries of two peers (a cache hint: at 10^6 peers the
+    /// peer-to-host table is 4 MB, and the next event's handler reads both entries first).
+    #[inline]
+    pub fn prefetch_hosts_of(&self, a: PeerId, b: PeerId) {
+        if let Some(h) = self.peer_host.get(a as usize) {
+            crate::engine::prefetch(h);
+        }
+        if let Some(h) = self.peer_host.get(b as usize) {
+            crate::engine::prefetch(h);
+        }
+    }
+
     /// Whether a host is up.
     #[inline]
     pub fn is_host_up(&self, h: HostId) -> bool {

@@ -220,7 +220,7 @@ impl Protocol for Overlay {
                             targets,
                             origin,
                             hops,
-                            purpose,
+                            purpose.get(),
                             rpc,
                             &mut self.ledgers,
                         );

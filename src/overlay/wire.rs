@@ -59,6 +59,71 @@ pub enum Purpose {
     Finger(u8),
 }
 
+/// A [`Purpose`] as a message carries it: plain fields instead of an enum. As an enum, its
+/// payload after the one-byte tag is an odd 7-byte piece, which the compiler moves as two
+/// overlapping 4-byte stores; every popped event's copy then stalled on a load spanning both
+/// (store-to-load forwarding fails), about 6% of a paper run (`docs/performance.md`, step 14).
+///
+/// ```
+/// use leadsim::overlay::wire::{Purpose, WirePurpose};
+/// for p in [Purpose::App { sys: 3, query: 7 }, Purpose::Join, Purpose::Finger(63)] {
+///     assert_eq!(WirePurpose::from(p).get(), p);
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WirePurpose {
+    /// 0: app query, 1: join, 2: finger repair.
+    tag: u8,
+    /// The app's system, or the finger's index.
+    small: u8,
+    /// The app's query (0 otherwise).
+    query: QueryId,
+}
+
+impl From<Purpose> for WirePurpose {
+    #[inline]
+    fn from(p: Purpose) -> WirePurpose {
+        match p {
+            Purpose::App { sys, query } => WirePurpose {
+                tag: 0,
+                small: sys,
+                query,
+            },
+            Purpose::Join => WirePurpose {
+                tag: 1,
+                small: 0,
+                query: 0,
+            },
+            Purpose::Finger(i) => WirePurpose {
+                tag: 2,
+                small: i,
+                query: 0,
+            },
+        }
+    }
+}
+
+impl WirePurpose {
+    /// The purpose.
+    #[inline]
+    pub fn get(self) -> Purpose {
+        match self.tag {
+            0 => Purpose::App {
+                sys: self.small,
+                query: self.query,
+            },
+            1 => Purpose::Join,
+            _ => Purpose::Finger(self.small),
+        }
+    }
+
+    /// Whether it is an application query's ([`Purpose::App`]).
+    #[inline]
+    pub fn is_app(self) -> bool {
+        self.tag == 0
+    }
+}
+
 /// One routed target: a ring position and the app's tag for it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -158,7 +223,7 @@ pub enum RingMsg {
         len: u32,
         origin: PeerId,
         hops: u16,
-        purpose: Purpose,
+        purpose: WirePurpose,
         rpc: Handle,
     },
     /// The next hop got a routed list.
@@ -169,7 +234,7 @@ pub enum RingMsg {
     },
     /// Result of a ring-internal lookup (join, finger), sent by the responsible peer.
     Found {
-        purpose: Purpose,
+        purpose: WirePurpose,
         owner: PeerId,
         hops: u16,
     },
@@ -203,18 +268,11 @@ pub enum RingMsg {
 impl RingMsg {
     fn kind(&self) -> usize {
         match self {
-            RingMsg::Route {
-                purpose: Purpose::App { .. },
-                ..
-            } => 0,
-            RingMsg::Route {
-                purpose: Purpose::Finger(_),
-                ..
-            } => 1,
-            RingMsg::Route {
-                purpose: Purpose::Join,
-                ..
-            } => 2,
+            RingMsg::Route { purpose, .. } => match purpose.get() {
+                Purpose::App { .. } => 0,
+                Purpose::Finger(_) => 1,
+                Purpose::Join => 2,
+            },
             RingMsg::HopAck { .. } => 3,
             RingMsg::Found { .. } => 4,
             RingMsg::GetSuccs { .. } => 5,
@@ -296,14 +354,8 @@ impl Message for Msg {
     #[inline]
     fn query_traffic(&self) -> bool {
         match self {
-            Msg::Ring(
-                _,
-                RingMsg::Route {
-                    purpose: Purpose::App { .. },
-                    ..
-                }
-                | RingMsg::HopAck { app: true, .. },
-            ) => true,
+            Msg::Ring(_, RingMsg::Route { purpose, .. }) => purpose.is_app(),
+            Msg::Ring(_, RingMsg::HopAck { app, .. }) => *app,
             Msg::Ring(..) => false,
             Msg::App(e) => e.query,
             Msg::AppAck { query, .. } => *query,

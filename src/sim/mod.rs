@@ -342,8 +342,16 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
     while let Some(ev) = k.kernel.pop_until(end) {
         // Hints for the next event (results never depend on them): what its handler reads.
         match k.kernel.peek_next() {
-            Some(Event::Deliver { to, msg, .. }) => proto.prefetch_message(*to, msg),
-            Some(Event::Timer { peer, timer, .. }) => proto.prefetch_timer(*peer, timer),
+            Some(Event::Deliver { from, to, msg }) => {
+                k.net.prefetch_hosts_of(*to, *from);
+                proto.prefetch_message(*to, msg);
+            }
+            Some(Event::Timer { peer, timer, .. }) => {
+                if *peer != GLOBAL {
+                    k.net.prefetch_hosts_of(*peer, *peer);
+                }
+                proto.prefetch_timer(*peer, timer);
+            }
             _ => {}
         }
         match ev {

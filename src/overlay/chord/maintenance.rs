@@ -346,7 +346,7 @@ impl Ring {
     pub fn on_message(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: RingMsg) {
         match msg {
             RingMsg::HopAck { rpc, .. } => self.on_hop_ack(k, rpc),
-            RingMsg::Found { purpose, owner, .. } => self.on_found(k, to, purpose, owner),
+            RingMsg::Found { purpose, owner, .. } => self.on_found(k, to, purpose.get(), owner),
             RingMsg::GetSuccs { rpc } => {
                 let mut list = SuccList {
                     len: 0,

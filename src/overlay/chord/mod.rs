@@ -61,7 +61,11 @@ enum RpcKind {
 }
 
 #[derive(Clone, Copy, Debug)]
+#[repr(C)]
 struct Rpc {
+    /// First, so that the record is copied in the same 16-byte pieces as the kind was written
+    /// in (placed after other fields, the copy's loads straddled those stores and stalled).
+    kind: RpcKind,
     from: PeerId,
     to: PeerId,
     /// The caller's host and its incarnation when the call was made: a crash of that host
@@ -75,7 +79,6 @@ struct Rpc {
     deferred: Option<crate::sim::DeferredTimer>,
     /// The latencies between caller and callee, read once for the request and the reply.
     path: Path,
-    kind: RpcKind,
 }
 
 /// Targets handed to the application at the peer responsible for them.

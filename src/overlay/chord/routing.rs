@@ -387,7 +387,7 @@ impl Ring {
                 len,
                 origin,
                 hops,
-                purpose,
+                purpose: purpose.into(),
                 rpc,
             },
         );
@@ -409,7 +409,7 @@ impl Ring {
                 at,
                 origin,
                 RingMsg::Found {
-                    purpose,
+                    purpose: purpose.into(),
                     owner: at,
                     hops,
                 },
