@@ -343,7 +343,12 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
         // Hints for the next event (results never depend on them): what its handler reads.
         match k.kernel.peek_next() {
             Some(Event::Deliver { from, to, msg }) => {
-                k.net.prefetch_hosts_of(*to, *from);
+                if let Some((_, h)) = k.net.prefetch_hosts_of(*to, *from) {
+                    // A reply to the sender is settled against its host's next transition.
+                    if let Some(t) = k.next_churn.get(h as usize) {
+                        crate::engine::prefetch(t);
+                    }
+                }
                 proto.prefetch_message(*to, msg);
             }
             Some(Event::Timer { peer, timer, .. }) => {

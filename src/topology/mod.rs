@@ -133,6 +133,17 @@ impl Topology {
         }
     }
 
+    /// Starts loading what [`Self::rtt_us`] reads about host `h` in an on-the-fly model (a
+    /// cache hint; a matrix's entry depends on the pair, so nothing is hinted there).
+    #[inline]
+    pub fn prefetch_host(&self, h: HostId) {
+        match &self.backing {
+            Backing::PlanetLabLike(m) => m.prefetch(h),
+            Backing::Euclidean(m) => m.prefetch(h),
+            _ => {}
+        }
+    }
+
     /// Replaces an on-the-fly model by its matrix when the host count is small enough.
     pub fn materialized(self) -> Self {
         if matches!(self.backing, Backing::Matrix(_) | Backing::Triangle(_))

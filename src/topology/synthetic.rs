@@ -120,6 +120,14 @@ impl PlanetLabLike {
         m
     }
 
+    /// Starts loading host `h`'s record (a cache hint).
+    #[inline]
+    pub fn prefetch(&self, h: HostId) {
+        if let Some(r) = self.hosts.get(h as usize) {
+            crate::engine::prefetch(r);
+        }
+    }
+
     /// RTT between two distinct hosts in µs (symmetric).
     #[inline]
     pub fn rtt_us(&self, a: HostId, b: HostId) -> u64 {
@@ -201,6 +209,14 @@ impl Euclidean {
         };
         let xy = x.into_iter().zip(y).collect();
         Euclidean { xy, scale_ms }
+    }
+
+    /// Starts loading host `h`'s coordinates (a cache hint).
+    #[inline]
+    pub fn prefetch(&self, h: HostId) {
+        if let Some(r) = self.xy.get(h as usize) {
+            crate::engine::prefetch(r);
+        }
     }
 
     /// RTT between two hosts in µs.
