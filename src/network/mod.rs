@@ -165,28 +165,21 @@ impl Network {
         self.hosts.host_of(p)
     }
 
-    /// Starts loading what the next event's handler reads first about the hosts of peers `a`
-    /// and `b` (a cache hint: at 10^6 peers these tables miss the cache). With uniform hosts
-    /// the host is computed, so its state and latency record are hinted and returned; else
-    /// the peer-to-host entries are hinted and `None` is returned.
+    /// Starts loading what the next event's handler reads first about peer `p`'s host (a
+    /// cache hint: at 10^6 peers these tables miss the cache). With uniform hosts the host is
+    /// computed, so its up flag and latency record are hinted and the host is returned; else
+    /// `p`'s peer-to-host entry is hinted and `None` is returned.
     #[inline]
-    pub fn prefetch_hosts_of(&self, a: PeerId, b: PeerId) -> Option<(HostId, HostId)> {
-        match (self.hosts.computed(a), self.hosts.computed(b)) {
-            (Some(ha), Some(hb)) => {
-                for h in [ha, hb] {
-                    if let Some(up) = self.host_up.get(h as usize) {
-                        crate::engine::prefetch(up);
-                    }
-                    self.topology.prefetch_host(h);
-                }
-                Some((ha, hb))
-            }
-            _ => {
-                self.hosts.prefetch(a);
-                self.hosts.prefetch(b);
-                None
-            }
+    pub fn prefetch_host_of(&self, p: PeerId) -> Option<HostId> {
+        let Some(h) = self.hosts.computed(p) else {
+            self.hosts.prefetch(p);
+            return None;
+        };
+        if let Some(up) = self.host_up.get(h as usize) {
+            crate::engine::prefetch(up);
         }
+        self.topology.prefetch_host(h);
+        Some(h)
     }
 
     /// Whether a host is up.

@@ -343,7 +343,8 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
         // Hints for the next event (results never depend on them): what its handler reads.
         match k.kernel.peek_next() {
             Some(Event::Deliver { from, to, msg }) => {
-                if let Some((_, h)) = k.net.prefetch_hosts_of(*to, *from) {
+                k.net.prefetch_host_of(*to);
+                if let Some(h) = k.net.prefetch_host_of(*from) {
                     // A reply to the sender is settled against its host's next transition.
                     if let Some(t) = k.next_churn.get(h as usize) {
                         crate::engine::prefetch(t);
@@ -353,7 +354,7 @@ pub fn run_until<P: Protocol>(k: &mut Sim<P::Msg, P::Timer>, proto: &mut P, end:
             }
             Some(Event::Timer { peer, timer, .. }) => {
                 if *peer != GLOBAL {
-                    k.net.prefetch_hosts_of(*peer, *peer);
+                    k.net.prefetch_host_of(*peer);
                 }
                 proto.prefetch_timer(*peer, timer);
             }
