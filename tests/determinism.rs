@@ -141,9 +141,9 @@ fn cached_next_hop_tables_change_no_byte() {
     );
 }
 
-#[test]
-fn settled_replies_change_no_byte() {
-    let paired = SMALL
+/// LEAD and Chord-batch on one churned ring, with range queries of 200-600 keys.
+fn paired_churned() -> String {
+    SMALL
         .replace("seed = 5\n", "seed = 5\nprotocol = \"lead\"\n")
         .replace(
             "queries_per_s = 50",
@@ -151,7 +151,12 @@ fn settled_replies_change_no_byte() {
         )
         + "[dataset]\nname = \"osmc64-like\"\nkeys = 200000\ncache = false\n"
         + "[[systems]]\nname = \"LEAD\"\nprotocol = \"lead\"\n"
-        + "[[systems]]\nname = \"Batch(100)\"\nprotocol = \"chord-batch\"\n";
+        + "[[systems]]\nname = \"Batch(100)\"\nprotocol = \"chord-batch\"\n"
+}
+
+#[test]
+fn settled_replies_change_no_byte() {
+    let paired = paired_churned();
     let marques = paired
         .split("[[systems]]")
         .next()
@@ -186,4 +191,27 @@ fn settled_replies_change_no_byte() {
             "the run must produce queries"
         );
     }
+}
+
+/// The next-hop scan's shortcuts (fingers and successors it passes without their VIDs) are kept
+/// current by every change of a routing table: routing with them gives every byte of routing
+/// without them, under churn, for LEAD and Chord-batch on one ring.
+#[test]
+fn scan_shortcuts_change_no_byte() {
+    let text = paired_churned();
+    let run = |on: bool| {
+        leadsim::overlay::chord::routing::set_scan_shortcuts(on);
+        let m = Manifest::parse(&text, "cuts.toml").unwrap();
+        let r = run_manifest(&m).unwrap();
+        leadsim::overlay::chord::routing::set_scan_shortcuts(true);
+        r
+    };
+    let (on, off) = (run(true), run(false));
+    assert_eq!(on.output.events, off.output.events);
+    assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
+    assert!(on.queries_csv() == off.queries_csv(), "queries.csv differs");
+    assert!(
+        on.queries_csv().len() > 20_000,
+        "the run must produce queries"
+    );
 }

@@ -137,6 +137,8 @@ impl RingApp for Walker {
                 if let Some(gap) = self.stream.next_gap(ctx.now()) {
                     ctx.set_global_timer(gap, WalkTimer::Issue);
                 }
+                // Every member's next-hop shortcuts match its table, whatever churn did to it.
+                ctx.ring(0).audit_shortcuts().unwrap();
                 let Some(origin) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
                     return;
                 };

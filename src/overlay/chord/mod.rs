@@ -19,6 +19,7 @@ mod maintenance;
 mod membership;
 pub mod nexthop;
 pub mod routing;
+mod shortcuts;
 mod step;
 
 use super::arena::{Arena, Handle};
@@ -131,6 +132,12 @@ pub struct Ring {
     succ: Vec<PeerId>,
     succ_len: Vec<u8>,
     finger: Vec<PeerId>,
+    /// Per member, what its next-hop scan may pass without VIDs ([`nexthop::Shortcuts`]),
+    /// updated with its fingers and successors.
+    cuts: Vec<nexthop::Shortcuts>,
+    /// Whether the scan uses `cuts`: not on a ring whose members move (a moved member's new
+    /// VID would invalidate others' shortcuts), nor when turned off for a test.
+    scan_cuts: bool,
     next_finger: Vec<u8>,
     joined: Vec<bool>,
     /// Founded a ring and has not learnt of any other peer yet (Chord's "successor = self").
@@ -183,6 +190,8 @@ impl Ring {
             succ: Vec::new(),
             succ_len: Vec::new(),
             finger: Vec::new(),
+            cuts: Vec::new(),
+            scan_cuts: routing::scan_shortcuts(),
             next_finger: Vec::new(),
             joined: Vec::new(),
             alone: Vec::new(),
@@ -214,6 +223,7 @@ impl Ring {
     /// [`Ring::leave`] and [`Ring::add_member`] panic on a ring that was not told.
     pub fn expect_moves(&mut self) {
         self.moves = true;
+        self.scan_cuts = false;
     }
 
     /// Sizes the per-member arrays to the view's member slots.
@@ -224,6 +234,7 @@ impl Ring {
         self.succ.resize(n * s, NONE);
         self.succ_len.resize(n, 0);
         self.finger.resize(n * FINGERS, NONE);
+        self.cuts.resize(n, nexthop::Shortcuts::EMPTY);
         self.next_finger.resize(n, (FINGERS - 1) as u8);
         self.joined.resize(n, false);
         self.alone.resize(n, false);
@@ -459,6 +470,7 @@ impl Ring {
         // Peers already taken, by their low 6 bits: the search of the list so far (quadratic
         // in its length) runs only when the bit says the peer may be in it.
         let mut taken = 0u64;
+        let mut changed = false;
         for &q in list {
             let bit = 1u64 << (q % 64);
             if q == p || q == NONE || (taken & bit != 0 && self.succ[base..base + n].contains(&q)) {
@@ -469,14 +481,18 @@ impl Ring {
             }
             if self.succ[base + n] != q {
                 self.succ[base + n] = q;
-                self.routing_changed();
+                changed = true;
             }
             taken |= bit;
             n += 1;
         }
         if self.succ_len[i] != n as u8 {
             self.succ_len[i] = n as u8;
+            changed = true;
+        }
+        if changed {
             self.routing_changed();
+            self.note_successors(i);
         }
         if n > 0 {
             self.alone[i] = false;
@@ -499,9 +515,14 @@ impl Ring {
             }
         }
         self.succ_len[i] = n as u8;
-        for f in &mut self.finger[i * FINGERS..(i + 1) * FINGERS] {
+        self.note_successors(i);
+        for (j, f) in self.finger[i * FINGERS..(i + 1) * FINGERS]
+            .iter_mut()
+            .enumerate()
+        {
             if *f == dead {
                 *f = NONE;
+                self.cuts[i].early &= !(1 << j);
             }
         }
         if self.pred[i] == dead {
@@ -515,6 +536,7 @@ impl Ring {
         self.pred[i] = NONE;
         self.succ_len[i] = 0;
         self.finger[i * FINGERS..(i + 1) * FINGERS].fill(NONE);
+        self.cuts[i] = nexthop::Shortcuts::EMPTY;
         self.joined[i] = false;
         self.alone[i] = false;
         self.next_finger[i] = (FINGERS - 1) as u8;
@@ -536,6 +558,7 @@ impl Ring {
                 let target = self.vid(p).wrapping_add(1u64 << f);
                 self.finger[i * FINGERS + f] = self.view.live_successor(target).unwrap_or(NONE);
             }
+            self.note_fingers(i);
             self.joined[i] = true;
         }
         self.routing_changed();
@@ -553,6 +576,7 @@ impl Ring {
     fn set_finger(&mut self, fi: usize, p: PeerId) {
         if self.finger[fi] != p {
             self.finger[fi] = p;
+            self.note_finger(fi);
             self.routing_changed();
         }
     }

@@ -23,6 +23,8 @@ pub struct Table<'a, V: Fn(PeerId) -> RingId> {
     pub me_vid: RingId,
     /// Its fingers (index i targets VID + 2^i; [`NONE`] when unknown).
     pub fingers: &'a [PeerId],
+    /// What [`scan`] may pass without loading VIDs ([`Shortcuts::ALL`] to look at everything).
+    pub cuts: Shortcuts,
     /// Its successor list, nearest first.
     pub succs: &'a [PeerId],
     /// Peers to route around (silent for this list).
@@ -70,25 +72,106 @@ pub fn scan<V: Fn(PeerId) -> RingId>(tb: &Table<'_, V>, t: RingId) -> Option<(Pe
         let d = u128::from(distance(me, v));
         d > 0 && d < lim
     };
-    // Fingers from the farthest down: the first one inside (me, t).
+    // Fingers from the farthest down: the first one inside (me, t). A finger i at distance
+    // 2^i or more lies outside when 2^i >= lim, so only the early ones and those below the
+    // bound's top bit are looked at.
+    let below = match lim - 1 {
+        0 => 0,
+        m if m >= 1 << 63 => u64::MAX,
+        m => (2u64 << (63 - (m as u64).leading_zeros())) - 1,
+    };
+    let mut look = (tb.cuts.early | below) & low_bits(tb.fingers.len());
     let mut best = NONE;
     let mut best_d = 0;
-    for &c in tb.fingers.iter().rev() {
+    while look != 0 {
+        let i = 63 - look.leading_zeros() as usize;
+        look &= !(1 << i);
+        let c = tb.fingers[i];
         if c != NONE && c != tb.me && inside((tb.vid)(c)) && !tb.avoid.contains(&c) {
             best = c;
             best_d = distance(me, (tb.vid)(c));
             break;
         }
     }
-    // The successor list may offer a closer one.
-    for &c in succs {
-        let v = (tb.vid)(c);
-        if inside(v) && distance(me, v) > best_d && !tb.avoid.contains(&c) {
-            best = c;
-            best_d = distance(me, v);
+    // The successor list may offer a closer one (none when the finger is as far as any).
+    if best_d < tb.cuts.succ_reach {
+        for &c in succs {
+            let v = (tb.vid)(c);
+            if inside(v) && distance(me, v) > best_d && !tb.avoid.contains(&c) {
+                best = c;
+                best_d = distance(me, v);
+            }
         }
     }
     Some((if best == NONE { s0 } else { best }, false))
+}
+
+/// What a peer's next-hop scan may pass without loading the VIDs of its table, kept up to
+/// date by the ring as the table changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shortcuts {
+    /// Bit i set when finger i lies nearer than 2^i ([`early_mask`]): every other finger
+    /// above a target's bound lies beyond the target.
+    pub early: u64,
+    /// No successor lies farther than this from the peer: when the best finger is at least
+    /// as far, no successor can replace it.
+    pub succ_reach: u64,
+}
+
+impl Shortcuts {
+    /// Nothing known: the scan looks at every finger and successor.
+    pub const ALL: Shortcuts = Shortcuts {
+        early: u64::MAX,
+        succ_reach: u64::MAX,
+    };
+    /// An empty table's.
+    pub const EMPTY: Shortcuts = Shortcuts {
+        early: 0,
+        succ_reach: 0,
+    };
+}
+
+/// The largest distance from `me` of the peers in `succs`.
+pub fn succ_reach(me: RingId, succs: &[PeerId], vid: impl Fn(PeerId) -> RingId) -> u64 {
+    succs
+        .iter()
+        .map(|&c| distance(me, vid(c)))
+        .max()
+        .unwrap_or(0)
+}
+
+/// The lowest `n` bits (all 64 when `n >= 64`).
+fn low_bits(n: usize) -> u64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1 << n) - 1
+    }
+}
+
+/// Whether finger `i` of a peer at `me` pointing at `vid` must be looked at by [`scan`] even
+/// above a target's bound: it lies nearer than 2^i from `me` (a stale or inexact finger; a
+/// finger that a correct lookup set lies at 2^i or beyond).
+#[inline]
+pub fn is_early(me: RingId, i: usize, vid: RingId) -> bool {
+    u128::from(distance(me, vid)) < 1u128 << i
+}
+
+/// [`Shortcuts::early`] for a whole finger row of the peer `me_peer` at `me` (unknown fingers and
+/// the peer itself are never chosen, so their bits stay clear).
+pub fn early_mask(
+    me_peer: PeerId,
+    me: RingId,
+    fingers: &[PeerId],
+    vid: impl Fn(PeerId) -> RingId,
+) -> u64 {
+    let mut m = 0;
+    for (i, &c) in fingers.iter().enumerate().take(64) {
+        if c != NONE && c != me_peer && is_early(me, i, vid(c)) {
+            m |= 1 << i;
+        }
+    }
+    m
 }
 
 /// A peer's routing table reduced to the candidates [`scan`] can choose, for many targets.
@@ -220,7 +303,16 @@ mod tests {
             fingers: &fingers,
             succs: &succs,
             avoid: &avoid,
+            cuts: Shortcuts::ALL,
             vid,
+        };
+        // The scan that passes what its shortcuts rule out answers as the full one.
+        let masked = Table {
+            cuts: Shortcuts {
+                early: early_mask(me as PeerId, vids[me], &fingers, vid),
+                succ_reach: succ_reach(vids[me], &succs, vid),
+            },
+            ..tb
         };
         let mut h = HopTable::default();
         h.build(&tb);
@@ -233,6 +325,7 @@ mod tests {
         let mut peer_of_slot = vec![None; h.slots()];
         for t in targets {
             assert_eq!(h.next_hop(t), scan(&tb, t), "target {t}");
+            assert_eq!(scan(&masked, t), scan(&tb, t), "target {t}, shortcuts");
             if let Some((p, _, slot)) = h.next_hop_slot(t) {
                 assert!(slot < h.slots(), "slot {slot} out of range");
                 let seen = *peer_of_slot[slot].get_or_insert(p);

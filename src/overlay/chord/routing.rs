@@ -45,6 +45,21 @@ fn caching() -> bool {
     CACHING.with(std::cell::Cell::get)
 }
 
+thread_local! {
+    static SHORTCUTS: std::cell::Cell<bool> = const { std::cell::Cell::new(true) };
+}
+
+/// Whether rings created on this thread from now on let the next-hop scan pass the fingers
+/// and successors their [`nexthop::Shortcuts`] rule out (on by default). Turning it off changes
+/// nothing but speed: a test routes churned systems both ways and compares every byte.
+pub fn set_scan_shortcuts(on: bool) {
+    SHORTCUTS.with(|c| c.set(on));
+}
+
+pub(super) fn scan_shortcuts() -> bool {
+    SHORTCUTS.with(std::cell::Cell::get)
+}
+
 /// What routing a list at one peer produced for the application.
 #[derive(Debug, Default)]
 pub struct Routed {
@@ -88,6 +103,12 @@ impl Ring {
             fingers: self.fingers(p),
             succs: self.successors(p),
             avoid,
+            // A member added or moved at run time changes a VID that others' fingers point at.
+            cuts: if self.scan_cuts {
+                self.cuts[self.ix(p)]
+            } else {
+                nexthop::Shortcuts::ALL
+            },
             vid: move |c| self.vid(c),
         }
     }
