@@ -14,6 +14,10 @@ use super::NONE;
 use crate::ids::PeerId;
 use crate::overlay::id::{distance, RingId};
 
+/// Peers a list routes around after timing out on them, [`NONE`] in unused places (a fixed
+/// size, so that a membership test is four compares).
+pub type Avoid = [PeerId; 4];
+
 /// One peer's routing table as the next-hop rule sees it.
 #[derive(Clone, Copy, Debug)]
 pub struct Table<'a, V: Fn(PeerId) -> RingId> {
@@ -27,8 +31,8 @@ pub struct Table<'a, V: Fn(PeerId) -> RingId> {
     pub cuts: Shortcuts,
     /// Its successor list, nearest first.
     pub succs: &'a [PeerId],
-    /// Peers to route around (silent for this list).
-    pub avoid: &'a [PeerId],
+    /// Peers to route around (silent for this list; [`NONE`] in unused places).
+    pub avoid: &'a Avoid,
     /// The VID of a peer.
     pub vid: V,
 }
@@ -295,7 +299,11 @@ mod tests {
         let pid = |i: usize| if i >= n { NONE } else { i as PeerId };
         let fingers: Vec<PeerId> = fingers.iter().map(|&i| pid(i)).collect();
         let succs: Vec<PeerId> = succs.iter().map(|&i| pid(i % n)).collect();
-        let avoid: Vec<PeerId> = avoid.iter().map(|&i| pid(i % n)).collect();
+        let mut avoid_at = [NONE; 4];
+        for (a, &i) in avoid_at.iter_mut().zip(avoid) {
+            *a = pid(i % n);
+        }
+        let avoid = avoid_at;
         let vid = |p: PeerId| vids[p as usize];
         let tb = Table {
             me: me as PeerId,

@@ -14,7 +14,7 @@ use crate::overlay::id::{in_open_closed, RingId};
 use crate::overlay::wire::{RingMsg, Targets};
 
 /// Peers a list routes around after timing out on them (only with `learn_from_queries = false`).
-pub type Avoid = [PeerId; 4];
+pub type Avoid = nexthop::Avoid;
 pub(super) const NO_AVOID: Avoid = [NONE; 4];
 
 /// Lists at least this long are routed through a [`nexthop::HopTable`] (built once per list and peer)
