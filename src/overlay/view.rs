@@ -163,6 +163,12 @@ impl GlobalView {
         self.vid[self.ix(p)]
     }
 
+    /// The VID of member index `i` (see [`GlobalView::ix`]).
+    #[inline]
+    pub fn vid_at(&self, i: usize) -> RingId {
+        self.vid[i]
+    }
+
     /// A member's host.
     #[inline]
     pub fn host(&self, p: PeerId) -> HostId {

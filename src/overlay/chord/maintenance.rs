@@ -60,28 +60,24 @@ impl Ring {
         let rtt = k.net().rtt_on(path, from, to);
         let timeout = self.rpc_timeout(rtt);
         let host = k.net().host_of(from);
-        let rpc = self.rpcs.insert(Rpc {
-            from,
-            to,
-            host,
-            incarnation: k.net().incarnation(host),
-            timer: Default::default(),
-            deferred: None,
-            path,
-            kind,
-        });
         // Every ring request is answered the moment it arrives, so with fixed latencies the
         // reply is back after exactly `rtt` unless the request or the reply is not heard (a
         // crashed or departed peer). When `rtt < timeout`, the timeout can only matter in those
         // cases: it keeps its place in the event order but stays out of the queue until one of
         // them happens (most are cancelled, so most never enter it).
         let certain = rtt < timeout && k.net().slice_period().is_none();
-        if certain {
-            let d = k.defer_timer(from, timeout);
-            if let Some(r) = self.rpcs.get_mut(rpc) {
-                r.deferred = Some(d);
-            }
-        } else {
+        let deferred = certain.then(|| k.defer_timer(from, timeout));
+        let rpc = self.rpcs.insert(Rpc {
+            from,
+            to,
+            host,
+            incarnation: k.net().incarnation(host),
+            timer: Default::default(),
+            deferred,
+            path,
+            kind,
+        });
+        if !certain {
             let timer = self.set_timer(k, from, timeout, RingTimer::Rpc(rpc));
             if let Some(r) = self.rpcs.get_mut(rpc) {
                 r.timer = timer;

@@ -7,7 +7,7 @@
 
 use super::nexthop::{self, Table};
 use super::step::{Here, Step};
-use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, NONE};
+use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, FINGERS, NONE};
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{in_open_closed, RingId};
@@ -97,15 +97,17 @@ impl Ring {
         p: PeerId,
         avoid: &'a Avoid,
     ) -> Table<'a, impl Fn(PeerId) -> RingId + 'a> {
+        let i = self.ix(p);
+        let s = self.timing.successors;
         Table {
             me: p,
-            me_vid: self.vid(p),
-            fingers: self.fingers(p),
-            succs: self.successors(p),
+            me_vid: self.view.vid_at(i),
+            fingers: &self.finger[i * FINGERS..(i + 1) * FINGERS],
+            succs: &self.succ[i * s..i * s + usize::from(self.succ_len[i])],
             avoid,
             // A member added or moved at run time changes a VID that others' fingers point at.
             cuts: if self.scan_cuts {
-                self.cuts[self.ix(p)]
+                self.cuts[i]
             } else {
                 nexthop::Shortcuts::ALL
             },
