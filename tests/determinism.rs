@@ -109,10 +109,8 @@ fn kernel_protocols_are_deterministic_under_churn() {
     }
 }
 
-/// Replies settled at send time (hop acks, pongs, key data whose RPC timeout is deferred) are
-/// exact: the ring protocols under churn give the same bytes with settling on and off, and the
-/// settled path is taken. The churn makes replies race their receiver's crash (those must be
-/// queued: dropping that check, or settling past the end of a `run_until`, fails this test).
+/// A next-hop table reused between lists is rebuilt whenever routing state changes: Chord-batch
+/// under churn gives the same bytes with the cache on and off.
 #[test]
 fn cached_next_hop_tables_change_no_byte() {
     // Batches of 100 are routed as long lists (a next-hop table per peer), under churn that
@@ -125,14 +123,21 @@ fn cached_next_hop_tables_change_no_byte() {
         )
         + "[dataset]\nname = \"osmc64-like\"\nkeys = 200000\ncache = false\n"
         + "[[systems]]\nname = \"Batch(100)\"\n";
+    same_bytes_with_and_without(&text, leadsim::overlay::chord::routing::set_hop_caching);
+}
+
+/// Runs `text` with a speed switch `set` on and off (leaving it on) and checks that both runs
+/// produce the same events and every byte of both CSVs.
+fn same_bytes_with_and_without(text: &str, set: fn(bool)) {
     let run = |on: bool| {
-        leadsim::overlay::chord::routing::set_hop_caching(on);
-        let m = Manifest::parse(&text, "hopcache.toml").unwrap();
+        set(on);
+        let m = Manifest::parse(text, "switch.toml").unwrap();
         let r = run_manifest(&m).unwrap();
-        leadsim::overlay::chord::routing::set_hop_caching(true);
+        set(true);
         r
     };
     let (on, off) = (run(true), run(false));
+    assert_eq!(on.output.events, off.output.events);
     assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
     assert!(on.queries_csv() == off.queries_csv(), "queries.csv differs");
     assert!(
@@ -154,6 +159,10 @@ fn paired_churned() -> String {
         + "[[systems]]\nname = \"Batch(100)\"\nprotocol = \"chord-batch\"\n"
 }
 
+/// Replies settled at send time (hop acks, pongs, key data whose RPC timeout is deferred) are
+/// exact: the ring protocols under churn give the same bytes with settling on and off, and the
+/// settled path is taken. The churn makes replies race their receiver's crash (those must be
+/// queued: dropping that check, or settling past the end of a `run_until`, fails this test).
 #[test]
 fn settled_replies_change_no_byte() {
     let paired = paired_churned();
@@ -198,20 +207,8 @@ fn settled_replies_change_no_byte() {
 /// without them, under churn, for LEAD and Chord-batch on one ring.
 #[test]
 fn scan_shortcuts_change_no_byte() {
-    let text = paired_churned();
-    let run = |on: bool| {
-        leadsim::overlay::chord::routing::set_scan_shortcuts(on);
-        let m = Manifest::parse(&text, "cuts.toml").unwrap();
-        let r = run_manifest(&m).unwrap();
-        leadsim::overlay::chord::routing::set_scan_shortcuts(true);
-        r
-    };
-    let (on, off) = (run(true), run(false));
-    assert_eq!(on.output.events, off.output.events);
-    assert!(on.summary_csv() == off.summary_csv(), "summary.csv differs");
-    assert!(on.queries_csv() == off.queries_csv(), "queries.csv differs");
-    assert!(
-        on.queries_csv().len() > 20_000,
-        "the run must produce queries"
+    same_bytes_with_and_without(
+        &paired_churned(),
+        leadsim::overlay::chord::routing::set_scan_shortcuts,
     );
 }
