@@ -8,7 +8,8 @@
 //! hundreds of targets at once, so [`HopTable`] reduces the table once to the candidates that can
 //! ever be chosen, sorted by distance from me, and answers each target by a binary search: the
 //! same answer as [`scan`] for every target (property test below), in O(log table) instead of
-//! O(table) with a VID load per entry.
+//! O(table) with a VID load per entry. [`Shortcuts`], kept by the ring per member, let
+//! [`scan`] pass the fingers and successors that cannot be chosen without loading their VIDs.
 
 use super::NONE;
 use crate::ids::PeerId;
