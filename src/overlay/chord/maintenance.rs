@@ -123,6 +123,37 @@ impl Ring {
         }
     }
 
+    /// Removes a peer believed dead (or gone) from `p`'s successor list, fingers and predecessor.
+    pub fn forget(&mut self, p: PeerId, dead: PeerId) {
+        self.routing_changed();
+        let s = self.timing.successors;
+        let i = self.ix(p);
+        let base = i * s;
+        let len = self.succ_len[i] as usize;
+        let mut n = 0;
+        for j in 0..len {
+            let q = self.succ[base + j];
+            if q != dead {
+                self.succ[base + n] = q;
+                n += 1;
+            }
+        }
+        self.succ_len[i] = n as u8;
+        self.note_successors(i);
+        for (j, f) in self.finger[i * FINGERS..(i + 1) * FINGERS]
+            .iter_mut()
+            .enumerate()
+        {
+            if *f == dead {
+                *f = NONE;
+                self.cuts[i].early &= !(1 << j);
+            }
+        }
+        if self.pred[i] == dead {
+            self.pred[i] = NONE;
+        }
+    }
+
     fn complete(&mut self, k: &mut OverlaySim, rpc: Handle) -> Option<Rpc> {
         let r = self.take_rpc(k, rpc)?;
         k.cancel(r.timer);

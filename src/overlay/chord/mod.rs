@@ -400,14 +400,24 @@ impl Ring {
 
     /// The peer's successor list.
     pub fn successors(&self, p: PeerId) -> &[PeerId] {
-        let s = self.timing.successors;
-        let i = self.ix(p);
-        &self.succ[i * s..i * s + self.succ_len[i] as usize]
+        self.succ_row(self.ix(p))
     }
 
     /// The peer's fingers (index i targets VID + 2^i; [`NONE`] when unknown).
     pub fn fingers(&self, p: PeerId) -> &[PeerId] {
-        let i = self.ix(p);
+        self.finger_row(self.ix(p))
+    }
+
+    /// The successor list of member index `i`.
+    #[inline]
+    fn succ_row(&self, i: usize) -> &[PeerId] {
+        let s = self.timing.successors;
+        &self.succ[i * s..i * s + usize::from(self.succ_len[i])]
+    }
+
+    /// The fingers of member index `i`.
+    #[inline]
+    fn finger_row(&self, i: usize) -> &[PeerId] {
         &self.finger[i * FINGERS..(i + 1) * FINGERS]
     }
 
@@ -468,7 +478,7 @@ impl Ring {
         let base = i * s;
         // The usual answer: the list it holds (already without itself, unknowns and repeats),
         // perhaps with more entries than fit. Nothing changes.
-        let held = &self.succ[base..base + usize::from(self.succ_len[i])];
+        let held = self.succ_row(i);
         if !held.is_empty() && (list == held || (held.len() == s && list.get(..s) == Some(held))) {
             self.alone[i] = false;
             return;
@@ -503,37 +513,6 @@ impl Ring {
         }
         if n > 0 {
             self.alone[i] = false;
-        }
-    }
-
-    /// Removes a peer believed dead (or gone) from `p`'s successor list, fingers and predecessor.
-    pub fn forget(&mut self, p: PeerId, dead: PeerId) {
-        self.routing_changed();
-        let s = self.timing.successors;
-        let i = self.ix(p);
-        let base = i * s;
-        let len = self.succ_len[i] as usize;
-        let mut n = 0;
-        for j in 0..len {
-            let q = self.succ[base + j];
-            if q != dead {
-                self.succ[base + n] = q;
-                n += 1;
-            }
-        }
-        self.succ_len[i] = n as u8;
-        self.note_successors(i);
-        for (j, f) in self.finger[i * FINGERS..(i + 1) * FINGERS]
-            .iter_mut()
-            .enumerate()
-        {
-            if *f == dead {
-                *f = NONE;
-                self.cuts[i].early &= !(1 << j);
-            }
-        }
-        if self.pred[i] == dead {
-            self.pred[i] = NONE;
         }
     }
 

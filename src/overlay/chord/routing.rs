@@ -7,7 +7,7 @@
 
 use super::nexthop::{self, Table};
 use super::step::{Here, Step};
-use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, FINGERS, NONE};
+use super::{Delivery, Ledgers, OverlaySim, Purpose, Ring, Rpc, RpcKind, Target, NONE};
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
 use crate::overlay::id::{in_open_closed, RingId};
@@ -98,12 +98,11 @@ impl Ring {
         avoid: &'a Avoid,
     ) -> Table<'a, impl Fn(PeerId) -> RingId + 'a> {
         let i = self.ix(p);
-        let s = self.timing.successors;
         Table {
             me: p,
             me_vid: self.view.vid_at(i),
-            fingers: &self.finger[i * FINGERS..(i + 1) * FINGERS],
-            succs: &self.succ[i * s..i * s + usize::from(self.succ_len[i])],
+            fingers: self.finger_row(i),
+            succs: self.succ_row(i),
             avoid,
             // A member added or moved at run time changes a VID that others' fingers point at.
             cuts: if self.scan_cuts {

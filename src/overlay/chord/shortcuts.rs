@@ -9,7 +9,7 @@ impl Ring {
     pub(super) fn note_finger(&mut self, fi: usize) {
         let (i, f) = (fi / FINGERS, fi % FINGERS);
         let (me, p) = (self.view.member(i), self.finger[fi]);
-        let early = p != NONE && p != me && nexthop::is_early(self.vid(me), f, self.vid(p));
+        let early = p != NONE && p != me && nexthop::is_early(self.view.vid_at(i), f, self.vid(p));
         let cuts = &mut self.cuts[i];
         cuts.early = cuts.early & !(1 << f) | u64::from(early) << f;
     }
@@ -26,15 +26,12 @@ impl Ring {
 
     fn early_mask_of(&self, i: usize) -> u64 {
         let me = self.view.member(i);
-        let row = &self.finger[i * FINGERS..(i + 1) * FINGERS];
-        nexthop::early_mask(me, self.vid(me), row, |c| self.vid(c))
+        let vid = |c| self.vid(c);
+        nexthop::early_mask(me, self.view.vid_at(i), self.finger_row(i), vid)
     }
 
     fn succ_reach_of(&self, i: usize) -> u64 {
-        let s = self.timing.successors;
-        let me = self.vid(self.view.member(i));
-        let list = &self.succ[i * s..i * s + usize::from(self.succ_len[i])];
-        nexthop::succ_reach(me, list, |c| self.vid(c))
+        nexthop::succ_reach(self.view.vid_at(i), self.succ_row(i), |c| self.vid(c))
     }
 
     /// Checks that every member's shortcuts match its fingers and successors (exact early
@@ -42,10 +39,10 @@ impl Ring {
     /// that does not. Returns how many early fingers there are, for tests that must see some.
     /// A ring whose members move does not use its shortcuts, and passes.
     pub fn audit_shortcuts(&self) -> Result<u64, String> {
-        let mut early = 0;
         if !self.scan_cuts {
             return Ok(0);
         }
+        let mut early = 0;
         for i in 0..self.view.slots() {
             let want = Shortcuts {
                 early: self.early_mask_of(i),
