@@ -325,7 +325,7 @@ impl Network {
     }
 
     /// Counts a message sent.
-    #[inline]
+    #[inline(always)]
     pub fn count_sent<M: Message>(&mut self, m: &M) {
         let k = m.kind();
         self.counters.sent[k] += 1;

@@ -266,6 +266,7 @@ pub enum RingMsg {
 }
 
 impl RingMsg {
+    #[inline(always)]
     fn kind(&self) -> usize {
         match self {
             RingMsg::Route { purpose, .. } => match purpose.get() {
@@ -286,6 +287,7 @@ impl RingMsg {
         }
     }
 
+    #[inline(always)]
     fn size_bytes(&self) -> u32 {
         match self {
             RingMsg::Route { len, .. } => HEADER_BYTES + 16 + 12 * len,
@@ -333,7 +335,7 @@ pub enum Msg {
 }
 
 impl Message for Msg {
-    #[inline]
+    #[inline(always)]
     fn kind(&self) -> usize {
         match self {
             Msg::Ring(_, m) => m.kind(),
@@ -342,7 +344,7 @@ impl Message for Msg {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn size_bytes(&self) -> u32 {
         match self {
             Msg::Ring(_, m) => m.size_bytes(),

@@ -180,7 +180,7 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
 
     /// [`Sim::send`] with the delay taken from `path`, read for this pair by
     /// [`Network::path`] (a request and its reply read their latency once).
-    #[inline]
+    #[inline(always)]
     pub fn send_on(&mut self, from: PeerId, to: PeerId, path: Path, msg: M) {
         self.net.count_sent(&msg);
         let delay = self.net.one_way_on(path, from, to);
@@ -205,7 +205,7 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
     }
 
     /// [`Sim::send_settled`] with the delay taken from `path` (see [`Sim::send_on`]).
-    #[inline]
+    #[inline(always)]
     pub fn send_settled_on(&mut self, from: PeerId, to: PeerId, path: Path, msg: M) -> bool {
         let delay = self.net.one_way_on(path, from, to);
         let arrival = self.kernel.now() + delay;
