@@ -14,11 +14,24 @@ impl Ring {
     fn rows(&self, p: PeerId) -> Option<(&[PeerId], &[PeerId])> {
         let i = self.view.ix_hint(p)?;
         let s = self.timing.successors;
-        // The flags every handler checks first (member? joined?): one byte each per member,
-        // misses of their own at 10^6 peers.
-        self.view.prefetch_presence(i);
+        // The flags every handler checks first (member? joined?) and the scalars a hop reads
+        // before its scan (own VID, predecessor, alone, successor count, shortcuts): each in
+        // its own per-member array, a miss of its own at 10^6 peers.
+        self.view.prefetch_member(i);
         if let Some(j) = self.joined.get(i) {
             prefetch(j);
+        }
+        if let Some(p) = self.pred.get(i) {
+            prefetch(p);
+        }
+        if let Some(a) = self.alone.get(i) {
+            prefetch(a);
+        }
+        if let Some(n) = self.succ_len.get(i) {
+            prefetch(n);
+        }
+        if let Some(c) = self.cuts.get(i) {
+            prefetch(c);
         }
         Some((
             self.finger.get(i * FINGERS..(i + 1) * FINGERS)?,
