@@ -137,8 +137,10 @@ impl RingApp for Walker {
                 if let Some(gap) = self.stream.next_gap(ctx.now()) {
                     ctx.set_global_timer(gap, WalkTimer::Issue);
                 }
-                // Every member's next-hop shortcuts match its table, whatever churn did to it.
+                // Every member's next-hop shortcuts and kept predecessor VID match its table,
+                // whatever churn did to it.
                 ctx.ring(0).audit_shortcuts().unwrap();
+                ctx.ring(0).audit_pred_vids().unwrap();
                 let Some(origin) = ctx.random_joined_peer(0, &mut self.stream.rng) else {
                     return;
                 };

@@ -139,13 +139,17 @@ impl GlobalView {
         self.ix_hint(p).is_some_and(|i| self.present[i])
     }
 
-    /// Starts loading `present` and the VID of member index `i` (a cache hint for
-    /// [`Self::is_member`] and [`Self::vid_at`]).
+    /// Starts loading `present` for member index `i` (a cache hint for [`Self::is_member`]).
     #[inline]
-    pub fn prefetch_member(&self, i: usize) {
+    pub fn prefetch_presence(&self, i: usize) {
         if let Some(f) = self.present.get(i) {
             crate::engine::prefetch(f);
         }
+    }
+
+    /// Starts loading the VID of member index `i` (a cache hint for [`Self::vid_at`]).
+    #[inline]
+    pub fn prefetch_vid(&self, i: usize) {
         if let Some(v) = self.vid.get(i) {
             crate::engine::prefetch(v);
         }

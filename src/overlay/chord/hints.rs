@@ -6,32 +6,43 @@ use crate::engine::prefetch;
 use crate::ids::PeerId;
 use crate::overlay::wire::{RingMsg, RingTimer, Targets};
 
+/// Rings with more members than this also hint the per-member scalars a hop reads (at 4,900
+/// members those arrays are a few KB and always cached, and the hints only cost instructions).
+const SCALAR_HINTS_ABOVE: usize = 1 << 15;
+
 impl Ring {
     /// `p`'s finger row and its whole successor row, or `None` when `p` never was a member of
     /// this ring. Found without reading any per-member flag (on a full ring, without any load
     /// at all): a hint that stalled on its own cache miss would cost what it hides.
-    #[inline]
+    #[inline(always)]
     fn rows(&self, p: PeerId) -> Option<(&[PeerId], &[PeerId])> {
         let i = self.view.ix_hint(p)?;
         let s = self.timing.successors;
-        // The flags every handler checks first (member? joined?) and the scalars a hop reads
-        // before its scan (own VID, predecessor, alone, successor count, shortcuts): each in
-        // its own per-member array, a miss of its own at 10^6 peers.
-        self.view.prefetch_member(i);
+        // The flags every handler checks first (member? joined?).
+        self.view.prefetch_presence(i);
         if let Some(j) = self.joined.get(i) {
             prefetch(j);
         }
-        if let Some(p) = self.pred.get(i) {
-            prefetch(p);
-        }
-        if let Some(a) = self.alone.get(i) {
-            prefetch(a);
-        }
-        if let Some(n) = self.succ_len.get(i) {
-            prefetch(n);
-        }
-        if let Some(c) = self.cuts.get(i) {
-            prefetch(c);
+        if self.pred.len() > SCALAR_HINTS_ABOVE {
+            // The scalars a hop reads before its scan (own VID, predecessor and its VID,
+            // alone, successor count, shortcuts), each in its own per-member array: a miss of
+            // its own on a large ring, already cached on a small one.
+            self.view.prefetch_vid(i);
+            if let Some(p) = self.pred.get(i) {
+                prefetch(p);
+            }
+            if let Some(v) = self.pred_vid.get(i) {
+                prefetch(v);
+            }
+            if let Some(a) = self.alone.get(i) {
+                prefetch(a);
+            }
+            if let Some(n) = self.succ_len.get(i) {
+                prefetch(n);
+            }
+            if let Some(c) = self.cuts.get(i) {
+                prefetch(c);
+            }
         }
         Some((
             self.finger.get(i * FINGERS..(i + 1) * FINGERS)?,

@@ -150,7 +150,7 @@ impl Ring {
             }
         }
         if self.pred[i] == dead {
-            self.pred[i] = NONE;
+            self.set_pred(i, NONE);
         }
     }
 
@@ -417,7 +417,7 @@ impl Ring {
                 {
                     {
                         let i = self.ix(to);
-                        self.pred[i] = from;
+                        self.set_pred(i, from);
                     }
                     if self.alone[self.ix(to)] {
                         // successor = self: stabilisation would adopt successor.predecessor = from.
@@ -508,7 +508,7 @@ impl Ring {
         if precedes {
             {
                 let i = self.ix(p);
-                self.pred[i] = s_pred;
+                self.set_pred(i, s_pred);
             }
         }
         // Copy the successor's fingers as a starting point (the paper's join step); they are read

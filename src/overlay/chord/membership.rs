@@ -116,7 +116,7 @@ impl Ring {
         let was_pred = self.pred[i] == from;
         self.forget(to, from);
         if was_pred && pred != to {
-            self.pred[i] = pred;
+            self.set_pred(i, pred);
         }
     }
 }

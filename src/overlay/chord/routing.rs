@@ -73,12 +73,11 @@ impl Ring {
     /// Whether `p` believes it is responsible for `t`: `t` in (predecessor, p].
     pub fn is_responsible(&self, p: PeerId, t: RingId) -> bool {
         let i = self.ix(p);
-        let pred = self.pred[i];
-        if pred == NONE {
+        match self.arc_of(i) {
+            Some((lo, hi)) => in_open_closed(t, lo, hi),
             // Only the founder of a ring that nobody else has joined yet owns everything.
-            return self.alone[i];
+            None => self.alone[i],
         }
-        in_open_closed(t, self.vid(pred), self.vid(p))
     }
 
     /// The next hop from `p` towards `t`, and whether that peer is the responsible one.

@@ -1,10 +1,58 @@
-//! Keeping each member's next-hop [`Shortcuts`] current as its fingers and successors change,
-//! and checking that they are (an audit for tests).
+//! Keeping what each member's routing derives from its table current as the table changes:
+//! the next-hop [`Shortcuts`] (from its fingers and successors) and its predecessor's VID; and
+//! checking that they are (audits for tests).
 
 use super::nexthop::{self, Shortcuts};
 use super::{Ring, FINGERS, NONE};
+use crate::ids::PeerId;
+use crate::overlay::id::RingId;
 
 impl Ring {
+    /// Sets member `i`'s predecessor (or [`NONE`]) and the VID kept beside it.
+    pub(super) fn set_pred(&mut self, i: usize, p: PeerId) {
+        self.pred[i] = p;
+        self.pred_vid[i] = if p == NONE { 0 } else { self.vid(p) };
+    }
+
+    /// Member `i`'s arc, (predecessor's VID, own VID], when its predecessor is known. The
+    /// predecessor's VID is the one kept beside it, except on a ring whose members move (a
+    /// moved predecessor's VID changes after it was kept).
+    #[inline(always)]
+    pub(super) fn arc_of(&self, i: usize) -> Option<(RingId, RingId)> {
+        let pred = self.pred[i];
+        if pred == NONE {
+            return None;
+        }
+        let lo = if self.moves {
+            self.vid(pred)
+        } else {
+            self.pred_vid[i]
+        };
+        Some((lo, self.view.vid_at(i)))
+    }
+
+    /// Checks that every member's kept predecessor VID is its predecessor's VID (on a ring
+    /// whose members do not move), naming the first member where it is not.
+    pub fn audit_pred_vids(&self) -> Result<(), String> {
+        if self.moves {
+            return Ok(());
+        }
+        for i in 0..self.view.slots() {
+            let pred = self.pred[i];
+            if pred != NONE && self.pred_vid[i] != self.vid(pred) {
+                return Err(format!(
+                    "ring {}: member {} (peer {}) keeps VID {} for predecessor {pred}, whose VID is {}",
+                    self.id,
+                    i,
+                    self.view.member(i),
+                    self.pred_vid[i],
+                    self.vid(pred)
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Updates finger `fi`'s early bit (member index x [`FINGERS`] + finger) after it changed.
     pub(super) fn note_finger(&mut self, fi: usize) {
         let (i, f) = (fi / FINGERS, fi % FINGERS);

@@ -38,12 +38,12 @@ pub(super) struct Here {
 
 impl Here {
     pub(super) fn of(ring: &Ring, at: PeerId, hops: u16, avoid: Avoid) -> Here {
-        let pred = ring.pred[ring.ix(at)];
+        let i = ring.ix(at);
         Here {
             at,
-            pred,
-            arc: (pred != NONE).then(|| (ring.vid(pred), ring.vid(at))),
-            alone: ring.alone[ring.ix(at)],
+            pred: ring.pred[i],
+            arc: ring.arc_of(i),
+            alone: ring.alone[i],
             hops,
             avoid,
         }
