@@ -23,7 +23,7 @@ impl Ring {
         if let Some(j) = self.joined.get(i) {
             prefetch(j);
         }
-        if self.pred.len() > SCALAR_HINTS_ABOVE {
+        if self.view.slots() > SCALAR_HINTS_ABOVE {
             // The scalars a hop reads before its scan (own VID, predecessor and its VID,
             // alone, successor count, shortcuts), each in its own per-member array: a miss of
             // its own on a large ring, already cached on a small one.

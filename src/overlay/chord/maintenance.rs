@@ -415,10 +415,7 @@ impl Ring {
                 if self.joined[self.ix(to)]
                     && (pred == NONE || in_open(self.vid(from), self.vid(pred), self.vid(to)))
                 {
-                    {
-                        let i = self.ix(to);
-                        self.set_pred(i, from);
-                    }
+                    self.set_pred(self.ix(to), from);
                     if self.alone[self.ix(to)] {
                         // successor = self: stabilisation would adopt successor.predecessor = from.
                         self.set_successors(to, &[from]);
@@ -506,10 +503,7 @@ impl Ring {
         let precedes =
             s_pred != NONE && s_pred != p && in_open(self.vid(p), self.vid(s_pred), self.vid(s));
         if precedes {
-            {
-                let i = self.ix(p);
-                self.set_pred(i, s_pred);
-            }
+            self.set_pred(self.ix(p), s_pred);
         }
         // Copy the successor's fingers as a starting point (the paper's join step); they are read
         // when its answer arrives and repaired by fix-fingers like any other.
