@@ -179,10 +179,17 @@ fn settled_replies_change_no_byte() {
             leadsim::sim::set_settling(true);
             r
         };
+        let rebuilt = leadsim::overlay::chord::rebuilt_hops();
         let (on, off) = (run(true), run(false));
         assert_eq!(
             off.output.events_settled, 0,
             "settling off must queue every reply"
+        );
+        // Settling on, hops whose ack is certain keep no RPC record; under churn some of their
+        // lists go unheard and the record is rebuilt (settling off, none is unrecorded).
+        assert!(
+            leadsim::overlay::chord::rebuilt_hops() > rebuilt,
+            "no unrecorded hop went unheard"
         );
         assert!(
             on.output.events_settled > on.output.events / 10,

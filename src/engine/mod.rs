@@ -48,6 +48,24 @@ pub struct Reservation {
 /// The sequence of a reservation beyond the horizon (never scheduled).
 const BEYOND: u64 = u64::MAX;
 
+impl Reservation {
+    /// The place's insertion sequence, for carrying it where a whole reservation does not fit
+    /// (e.g. in a message; [`Reservation::carried`] puts it back together). `None` for a place
+    /// beyond the horizon, which is never scheduled.
+    #[inline]
+    pub fn seq(self) -> Option<u64> {
+        (self.seq != BEYOND).then_some(self.seq)
+    }
+
+    /// The place at `time` with sequence `seq`, both taken from a reservation made earlier
+    /// ([`Reservation::seq`] and the time it was made for). Only for putting a carried place
+    /// back together: any other pair may collide with another event's place.
+    #[inline]
+    pub fn carried(time: Time, seq: u64) -> Reservation {
+        Reservation { time, seq }
+    }
+}
+
 /// A handle to cancel a scheduled event; stale handles (fired or cancelled) are harmless, and
 /// the default handle refers to no event (generations start at 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

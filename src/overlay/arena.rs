@@ -9,12 +9,43 @@ pub struct Handle {
     generation: u32,
 }
 
+/// Slots at or above this are never an arena's: a handle there carries a value instead
+/// ([`Handle::carrying`]).
+const CARRIED: u32 = 1 << 31;
+
 impl Handle {
     /// A handle that refers to nothing.
     pub const NONE: Handle = Handle {
         slot: u32::MAX,
         generation: u32::MAX,
     };
+
+    /// A handle that refers to nothing in any arena but carries `v` (below 2^63 - 1), for a message
+    /// field that names either a stored record or the little a record would have kept.
+    /// `None` if `v` does not fit.
+    ///
+    /// ```
+    /// use leadsim::overlay::arena::{Arena, Handle};
+    /// let h = Handle::carrying(42).unwrap();
+    /// assert_eq!(h.carried(), Some(42));
+    /// let mut a: Arena<u8> = Arena::default();
+    /// assert_eq!(a.insert(7).carried(), None);
+    /// assert_eq!(a.get(h), None);
+    /// ```
+    #[inline]
+    pub fn carrying(v: u64) -> Option<Handle> {
+        (v < (1 << 63) - 1).then_some(Handle {
+            slot: CARRIED | (v >> 32) as u32,
+            generation: v as u32,
+        })
+    }
+
+    /// The value a [`Handle::carrying`] handle carries (`None` for an arena's handle).
+    #[inline]
+    pub fn carried(self) -> Option<u64> {
+        (self.slot >= CARRIED && self != Handle::NONE)
+            .then(|| (u64::from(self.slot & !CARRIED) << 32) | u64::from(self.generation))
+    }
 }
 
 struct Entry<T> {
@@ -53,6 +84,10 @@ impl<T> Arena<T> {
                 }
             }
             None => {
+                assert!(
+                    self.entries.len() < CARRIED as usize,
+                    "an arena of 2^31 values"
+                );
                 self.entries.push(Entry {
                     generation: 0,
                     value: Some(value),

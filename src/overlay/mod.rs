@@ -201,7 +201,7 @@ impl Protocol for Overlay {
                     // It left this ring, or has not (re)joined it and serves no ring request
                     // yet: a caller learns by its timeout, and a reply to a departed caller
                     // completes nothing.
-                    ring.unheard(k, m);
+                    ring.unheard(k, (from, to), m);
                     return;
                 }
                 match m {
@@ -257,9 +257,9 @@ impl Protocol for Overlay {
         }
     }
 
-    fn on_lost(&mut self, k: &mut OverlaySim, _from: PeerId, _to: PeerId, msg: Msg) {
+    fn on_lost(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, msg: Msg) {
         match msg {
-            Msg::Ring(r, m) => self.rings[usize::from(r)].unheard(k, m),
+            Msg::Ring(r, m) => self.rings[usize::from(r)].unheard(k, (from, to), m),
             Msg::App(e) => {
                 let env = Self::env(k, &mut self.rings, &mut self.ledgers);
                 self.systems[usize::from(e.sys)].lost(env, e.sys, e);

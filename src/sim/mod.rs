@@ -49,6 +49,15 @@ pub struct DeferredTimer {
     incarnation: u32,
 }
 
+impl DeferredTimer {
+    /// The sequence of its place in the event order (`None` beyond the horizon), for
+    /// carrying it in a message instead of keeping the timer ([`Sim::defer_again`]).
+    #[inline]
+    pub fn seq(&self) -> Option<u64> {
+        self.at.seq()
+    }
+}
+
 /// What a protocol implements to run on a [`Sim`].
 pub trait Protocol {
     /// The messages it sends (a plain enum; see [`Message`]).
@@ -210,12 +219,33 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         let delay = self.net.one_way_on(path, from, to);
         let arrival = self.kernel.now() + delay;
         let h = self.net.host_of(to);
-        self.net.count_sent(&msg);
         if !self.certain_until(h, arrival) {
+            self.net.count_sent(&msg);
             self.kernel
                 .schedule_in(delay, Event::Deliver { from, to, msg });
             return false;
         }
+        self.settle_promised(to, msg);
+        true
+    }
+
+    /// Whether a message reaching peer `to` at `arrival` could be settled at its sending
+    /// ([`Sim::send_settled`]): settling is on, it arrives within the running [`run_until`]
+    /// call and `to`'s host has no churn transition until then. Once true it stays true until
+    /// `arrival`, so a protocol may ask it now for a reply it will send later, at a time up to
+    /// `arrival`, and settle that reply then with [`Sim::settle_promised`].
+    #[inline]
+    pub fn settles(&self, to: PeerId, arrival: Time) -> bool {
+        self.certain_until(self.net.host_of(to), arrival)
+    }
+
+    /// Settles `msg` to `to` now, as [`Sim::send_settled`] does when it can: counted
+    /// sent, then delivered (or lost if `to`'s host is down) and as an event, without a queue
+    /// entry. Only for a message whose arrival [`Sim::settles`] promised when it was asked.
+    #[inline(always)]
+    pub fn settle_promised(&mut self, to: PeerId, msg: M) {
+        let h = self.net.host_of(to);
+        self.net.count_sent(&msg);
         self.events_processed += 1;
         self.settled += 1;
         if self.net.is_host_up(h) {
@@ -223,7 +253,6 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
         } else {
             self.net.count_lost(&msg);
         }
-        true
     }
 
     /// Whether a message arriving at host `h` at `arrival` may be settled now: settling is on,
@@ -278,6 +307,18 @@ impl<M: Message, T: Copy + std::fmt::Debug> Sim<M, T> {
     pub fn defer_timer(&mut self, peer: PeerId, delay: Time) -> DeferredTimer {
         DeferredTimer {
             at: self.kernel.reserve_in(delay),
+            peer,
+            incarnation: self.net.incarnation(self.net.host_of(peer)),
+        }
+    }
+
+    /// The deferred timer of `peer` at `time` whose place's sequence was carried elsewhere
+    /// ([`DeferredTimer::seq`]), put back together: valid while `peer`'s host keeps the
+    /// incarnation it had when the place was taken.
+    #[inline]
+    pub fn defer_again(&self, peer: PeerId, time: Time, seq: u64) -> DeferredTimer {
+        DeferredTimer {
+            at: crate::engine::Reservation::carried(time, seq),
             peer,
             incarnation: self.net.incarnation(self.net.host_of(peer)),
         }

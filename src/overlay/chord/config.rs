@@ -102,6 +102,9 @@ pub struct Timing {
     pub fix_fingers: Time,
     /// RPC timeout multiplier of the RTT.
     pub rpc_timeout_rtts: f64,
+    /// `rpc_timeout_rtts` when it is a whole number, else 0: the timeout is then computed in
+    /// integers, with the same result ([`Timing::rpc_timeout`]).
+    pub rpc_timeout_whole: u64,
     /// RPC timeout cap.
     pub rpc_timeout_cap: Time,
     /// Lookup deadline.
@@ -116,6 +119,30 @@ pub struct Timing {
     pub value_bytes: u32,
     /// Query timeouts update routing state.
     pub learn_from_queries: bool,
+}
+
+impl Timing {
+    /// The RPC timeout towards a peer `rtt` away: `rpc_timeout_rtts` x `rtt`, truncated to
+    /// whole µs, capped at `rpc_timeout_cap`, at least 1 µs. A whole multiplier is applied in
+    /// integers: exact (and equal to the floating-point product) while `rtt` stays below 2^40
+    /// µs, since the product then stays below 2^53.
+    ///
+    /// ```
+    /// use leadsim::overlay::chord::config::ChordConfig;
+    /// let t = ChordConfig::default().timing().unwrap();
+    /// assert_eq!(t.rpc_timeout(30_000), 90_000); // 3 RTTs
+    /// assert_eq!(t.rpc_timeout(600_000), 1_000_000); // capped at 1 s
+    /// ```
+    #[inline]
+    pub fn rpc_timeout(&self, rtt: Time) -> Time {
+        let whole = self.rpc_timeout_whole;
+        let t = if whole != 0 && rtt < 1 << 40 {
+            rtt * whole
+        } else {
+            (rtt as f64 * self.rpc_timeout_rtts) as Time
+        };
+        t.clamp(1, self.rpc_timeout_cap)
+    }
 }
 
 impl ChordConfig {
@@ -150,6 +177,11 @@ impl ChordConfig {
             stabilize,
             fix_fingers,
             rpc_timeout_rtts: self.rpc_timeout_rtts,
+            rpc_timeout_whole: if self.rpc_timeout_rtts.fract() == 0.0 {
+                self.rpc_timeout_rtts as u64
+            } else {
+                0
+            },
             rpc_timeout_cap: rpc_timeout_cap.max(1),
             max_lookup: max_lookup.max(1),
             init: self.init,

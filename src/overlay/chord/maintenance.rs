@@ -67,6 +67,9 @@ impl Ring {
         // them happens (most are cancelled, so most never enter it).
         let certain = rtt < timeout && k.net().slice_period().is_none();
         let deferred = certain.then(|| k.defer_timer(from, timeout));
+        if let Some(carried) = self.unrecorded_hop(k, from, &kind, deferred, rtt) {
+            return (carried, path);
+        }
         let rpc = self.rpcs.insert(Rpc {
             from,
             to,
@@ -86,14 +89,27 @@ impl Ring {
         (rpc, path)
     }
 
-    /// A ring message that nobody heard: lost at a crashed host, or addressed to a peer that
-    /// left the ring. Its side storage is released, and the RPC it belongs to will time out.
-    pub fn unheard(&mut self, k: &mut OverlaySim, m: RingMsg) {
+    /// A ring message from `from` to `to` that nobody heard: lost at a crashed host, or
+    /// addressed to a peer that left the ring. Its side storage is released, and the RPC it belongs to will time out.
+    pub fn unheard(&mut self, k: &mut OverlaySim, (from, to): (PeerId, PeerId), m: RingMsg) {
         match m {
-            RingMsg::Route { targets, rpc, .. } => {
-                self.on_route_lost(k, targets, rpc);
-                self.unanswered(k, rpc);
-            }
+            RingMsg::Route {
+                targets,
+                rpc,
+                origin,
+                hops,
+                purpose,
+                ..
+            } => match rpc.carried() {
+                Some(seq) => {
+                    let purpose = purpose.get();
+                    self.rebuild_hop(k, (from, to), targets, origin, hops, purpose, seq);
+                }
+                None => {
+                    self.on_route_lost(k, targets, rpc);
+                    self.unanswered(k, rpc);
+                }
+            },
             RingMsg::Succs { list, rpc, .. } => {
                 self.on_succs_lost(list);
                 self.unanswered(k, rpc);

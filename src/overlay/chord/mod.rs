@@ -21,6 +21,8 @@ pub mod nexthop;
 pub mod routing;
 mod shortcuts;
 mod step;
+mod unrecorded;
+pub use unrecorded::rebuilt_hops;
 
 use super::arena::{Arena, Handle};
 use super::id::RingId;
@@ -304,6 +306,10 @@ impl Ring {
     /// so the RPC is completed now and the reply settled without a queue entry where that is
     /// exact ([`Sim::send_settled`]); otherwise it is sent and completes the RPC on arrival.
     fn reply(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg, rpc: Handle) {
+        if rpc.carried().is_some() {
+            // An unrecorded hop RPC: its acknowledgement was promised to settle.
+            return k.settle_promised(to, Msg::Ring(self.id, m));
+        }
         let Some(r) = self.rpc_mut(k, rpc) else {
             return self.send(k, from, to, m);
         };
@@ -580,7 +586,8 @@ impl Ring {
     }
 
     /// The RPC timeout towards a peer: `rpc_timeout_rtts` x RTT, capped.
+    #[inline]
     pub fn rpc_timeout(&self, rtt: Time) -> Time {
-        ((rtt as f64 * self.timing.rpc_timeout_rtts) as Time).clamp(1, self.timing.rpc_timeout_cap)
+        self.timing.rpc_timeout(rtt)
     }
 }
