@@ -209,6 +209,14 @@ fn settled_replies_change_no_byte() {
     }
 }
 
+/// The per-event cache hints (on by default only from `HINTS_FROM_PEERS` peers) read and change
+/// nothing: forced on for a small churned ring, LEAD and Chord-batch give every byte they give
+/// without them.
+#[test]
+fn cache_hints_change_no_byte() {
+    same_bytes_with_and_without(&paired_churned(), |on| leadsim::sim::set_hints(Some(on)));
+}
+
 /// The next-hop scan's shortcuts (fingers and successors it passes without their VIDs) are kept
 /// current by every change of a routing table: routing with them gives every byte of routing
 /// without them, under churn, for LEAD and Chord-batch on one ring.
