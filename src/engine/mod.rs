@@ -236,11 +236,7 @@ impl<E> Kernel<E> {
     /// none (the clock then stays where it is: call [`Kernel::advance_to`]).
     #[inline]
     pub fn pop_until(&mut self, end: Time) -> Option<E> {
-        while let Some(t) = self.queue.peek_time() {
-            if t > end {
-                return None;
-            }
-            let entry = self.queue.pop().expect("peeked");
+        while let Some(entry) = self.queue.pop_until(end) {
             // A payload is, most of the time, a cache miss (written when it was scheduled,
             // thousands of events ago): start loading the one after next while this one runs;
             // the next one's was started one event ago (see [`Kernel::peek_next`]).

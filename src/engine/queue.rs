@@ -179,13 +179,18 @@ impl EventQueue {
         self.current.pop().map(QueueEntry::unpack)
     }
 
-    /// The time of the earliest entry (may turn the wheel to find it).
+    /// Removes and returns the earliest entry if it is due at or before `end` (may turn the
+    /// wheel to find it).
     #[inline]
-    pub fn peek_time(&mut self) -> Option<Time> {
+    pub fn pop_until(&mut self, end: Time) -> Option<QueueEntry> {
         if self.current.is_empty() && !self.advance() {
             return None;
         }
-        self.current.peek().map(|&k| QueueEntry::unpack(k).time)
+        let &top = self.current.peek()?;
+        if QueueEntry::unpack(top).time > end {
+            return None;
+        }
+        self.current.pop().map(QueueEntry::unpack)
     }
 
     /// The payload slot of the earliest entry if it is in the current time slot (no wheel

@@ -110,23 +110,24 @@ impl Topology {
     }
 
     /// Round-trip time between hosts `a` and `b` (`a != b`) in µs, in time slice `slice`.
-    #[inline]
+    /// A stored triangle (every symmetric matrix: PlanetLab, Seattle, materialised models) is
+    /// read inline, the other backings out of line.
+    #[inline(always)]
     pub fn rtt_us(&self, slice: usize, a: HostId, b: HostId) -> Time {
+        if let Backing::Triangle(s) = &self.backing {
+            if let Some(m) = s.get(slice) {
+                return triangle_rtt(m, self.hosts, a, b);
+            }
+        }
+        self.rtt_us_out_of_line(slice, a, b)
+    }
+
+    /// [`Topology::rtt_us`] for every backing.
+    #[inline(never)]
+    fn rtt_us_out_of_line(&self, slice: usize, a: HostId, b: HostId) -> Time {
         match &self.backing {
             Backing::Matrix(s) => Time::from(s[slice][a as usize * self.hosts + b as usize]),
-            Backing::Triangle(s) => {
-                let (i, j) = if a < b {
-                    (a as usize, b as usize)
-                } else {
-                    (b as usize, a as usize)
-                };
-                if i == j {
-                    return 0;
-                }
-                // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
-                let row = i * (2 * self.hosts - i - 1) / 2;
-                Time::from(s[slice][row + j - i - 1])
-            }
+            Backing::Triangle(s) => triangle_rtt(&s[slice], self.hosts, a, b),
             Backing::PlanetLabLike(m) => m.rtt_us(a, b),
             Backing::Euclidean(m) => m.rtt_us(a, b),
             Backing::RandomSampling(m) => m.rtt_us(a, b),
@@ -167,4 +168,21 @@ impl Topology {
             self.slice_period,
         )
     }
+}
+
+/// The entry for hosts `a` and `b` of an upper triangle over `n` hosts (pairs `i < j`, row by
+/// row; 0 on the diagonal).
+#[inline(always)]
+fn triangle_rtt(m: &[u32], n: usize, a: HostId, b: HostId) -> Time {
+    let (i, j) = if a < b {
+        (a as usize, b as usize)
+    } else {
+        (b as usize, a as usize)
+    };
+    if i == j {
+        return 0;
+    }
+    // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
+    let row = i * (2 * n - i - 1) / 2;
+    Time::from(m[row + j - i - 1])
 }
