@@ -302,6 +302,12 @@ impl Ring {
                 );
                 return Routed::default();
             }
+            // The ring's own lookups answer their origin without a list (what
+            // [`Ring::hand_over`] does with one).
+            Step::Local if !matches!(purpose, Purpose::App { .. }) => {
+                self.send_found(k, at, origin, purpose, hops);
+                return Routed::default();
+            }
             Step::Local => (
                 Some(self.list_of(Target {
                     final_hop: false,
@@ -311,6 +317,9 @@ impl Ring {
             ),
             Step::Unroutable => {
                 self.stats.unroutable += 1;
+                if !matches!(purpose, Purpose::App { .. }) {
+                    return Routed::default();
+                }
                 (None, Some(self.list_of(t)))
             }
         };
