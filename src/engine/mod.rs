@@ -257,7 +257,7 @@ impl<E> Kernel<E> {
         None
     }
 
-    /// The payload of the next event when it is due in the current 1 ms slot (else `None`), for
+    /// The payload of the next event when it is due in the current calendar slot (else `None`), for
     /// prefetching what it will touch while the current one runs. Its own payload was hinted
     /// to the cache when the current event was popped.
     #[inline]
