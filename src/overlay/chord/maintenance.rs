@@ -56,41 +56,66 @@ impl Ring {
         to: PeerId,
         kind: RpcKind,
     ) -> (Handle, Path) {
+        let place = self.call_place(k, from, to);
+        if let Some(carried) = self.unrecorded_hop(k, from, &kind, place.deferred, place.rtt) {
+            return (carried, place.path);
+        }
+        (self.record_call(k, (from, to), kind, &place), place.path)
+    }
+
+    /// What an RPC from `from` to `to` needs before it is recorded: the pair's path and RTT,
+    /// its timeout, and the timeout's place in the event order when it is deferred.
+    ///
+    /// Every ring request is answered the moment it arrives, so with fixed latencies the reply
+    /// is back after exactly `rtt` unless the request or the reply is not heard (a crashed or
+    /// departed peer). When `rtt < timeout`, the timeout can only matter in those cases: it
+    /// keeps its place in the event order but stays out of the queue until one of them happens
+    /// (most are cancelled, so most never enter it).
+    #[inline(always)]
+    fn call_place(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId) -> CallPlace {
         let path = k.net().path(from, to);
         let rtt = k.net().rtt_on(path, from, to);
         let timeout = self.rpc_timeout(rtt);
-        let host = k.net().host_of(from);
-        // Every ring request is answered the moment it arrives, so with fixed latencies the
-        // reply is back after exactly `rtt` unless the request or the reply is not heard (a
-        // crashed or departed peer). When `rtt < timeout`, the timeout can only matter in those
-        // cases: it keeps its place in the event order but stays out of the queue until one of
-        // them happens (most are cancelled, so most never enter it).
         let certain = rtt < timeout && k.net().slice_period().is_none();
-        let deferred = certain.then(|| k.defer_timer(from, timeout));
-        if let Some(carried) = self.unrecorded_hop(k, from, &kind, deferred, rtt) {
-            return (carried, path);
+        CallPlace {
+            path,
+            rtt,
+            timeout,
+            deferred: certain.then(|| k.defer_timer(from, timeout)),
         }
+    }
+
+    /// Records an RPC placed by [`Ring::call_place`], arming its timeout unless deferred.
+    fn record_call(
+        &mut self,
+        k: &mut OverlaySim,
+        (from, to): (PeerId, PeerId),
+        kind: RpcKind,
+        place: &CallPlace,
+    ) -> Handle {
+        let host = k.net().host_of(from);
         let rpc = self.rpcs.insert(Rpc {
             from,
             to,
             host,
             incarnation: k.net().incarnation(host),
             timer: Default::default(),
-            deferred,
-            path,
+            deferred: place.deferred,
+            path: place.path,
             kind,
         });
-        if !certain {
-            let timer = self.set_timer(k, from, timeout, RingTimer::Rpc(rpc));
+        if place.deferred.is_none() {
+            let timer = self.set_timer(k, from, place.timeout, RingTimer::Rpc(rpc));
             if let Some(r) = self.rpcs.get_mut(rpc) {
                 r.timer = timer;
             }
         }
-        (rpc, path)
+        rpc
     }
 
     /// A ring message from `from` to `to` that nobody heard: lost at a crashed host, or
-    /// addressed to a peer that left the ring. Its side storage is released, and the RPC it belongs to will time out.
+    /// addressed to a peer that left the ring. Its side storage is released, and the RPC it
+    /// belongs to will time out.
     pub fn unheard(&mut self, k: &mut OverlaySim, (from, to): (PeerId, PeerId), m: RingMsg) {
         match m {
             RingMsg::Route {
@@ -257,35 +282,36 @@ impl Ring {
         self.send_on(k, p, s0, path, RingMsg::GetSuccs { rpc });
         let pred = self.pred[self.ix(p)];
         if pred != NONE {
-            let (rpc, path) = self.call(k, p, pred, RpcKind::CheckPred);
-            self.check_pred(k, p, pred, path, rpc);
+            self.check_pred(k, p, pred);
         }
     }
 
-    /// Sends predecessor check `rpc` from `p` to `pred`, or settles it now when its outcome is
-    /// already certain. The callee answers a ping at once and changes nothing, and the reply
-    /// only completes the RPC: with the timeout deferred ([`Ring::call`]), both hosts without a
-    /// churn transition until the ping and the pong arrive ([`OverlaySim::settle_exchange_on`]),
-    /// and no member able to leave the ring meanwhile (no [`Ring::expect_moves`]), the exchange
-    /// is counted as sent and delivered and the RPC is done, as the two delivery events would
-    /// have done it; no other event can observe the difference.
-    fn check_pred(&mut self, k: &mut OverlaySim, p: PeerId, pred: PeerId, path: Path, rpc: Handle) {
-        let certain = !self.moves
-            && self.view.is_member(pred)
-            && self.rpcs.get(rpc).is_some_and(|r| r.deferred.is_some());
+    /// Checks `p`'s predecessor `pred`: an RPC, or settled now when its outcome is already
+    /// certain (then no record is kept). The callee answers a ping at once and changes nothing,
+    /// and the reply only completes the RPC: with the timeout deferred ([`Ring::call_place`]),
+    /// both hosts without a churn transition until the ping and the pong arrive
+    /// ([`OverlaySim::settle_exchange_on`]), and no member able to leave the ring meanwhile (no
+    /// [`Ring::expect_moves`]), the exchange is counted as sent and delivered and the RPC is
+    /// done, as the two delivery events would have done it; no other event can observe the
+    /// difference.
+    fn check_pred(&mut self, k: &mut OverlaySim, p: PeerId, pred: PeerId) {
+        let place = self.call_place(k, p, pred);
+        let certain = !self.moves && self.view.is_member(pred) && place.deferred.is_some();
+        // (The handle in the messages only matters for counting them: kind and size.)
+        let rpc = Handle::NONE;
         if certain
             && k.settle_exchange_on(
                 p,
                 pred,
-                path,
+                place.path,
                 &Msg::Ring(self.id, RingMsg::Ping { rpc }),
                 &Msg::Ring(self.id, RingMsg::Pong { rpc }),
             )
         {
-            self.rpcs.remove(rpc);
-        } else {
-            self.send_on(k, p, pred, path, RingMsg::Ping { rpc });
+            return;
         }
+        let rpc = self.record_call(k, (p, pred), RpcKind::CheckPred, &place);
+        self.send_on(k, p, pred, place.path, RingMsg::Ping { rpc });
     }
 
     fn fix_finger(&mut self, k: &mut OverlaySim, p: PeerId, led: &mut Ledgers) {
@@ -556,4 +582,12 @@ impl Ring {
         }
         self.scratch_peers = peers;
     }
+}
+
+/// An RPC's path, RTT and timeout, and its deferred timeout's place ([`Ring::call_place`]).
+struct CallPlace {
+    path: Path,
+    rtt: crate::engine::Time,
+    timeout: crate::engine::Time,
+    deferred: Option<crate::sim::DeferredTimer>,
 }

@@ -305,11 +305,24 @@ impl Ring {
     /// key data). When the RPC's timeout is deferred, the reply is certain to arrive before it,
     /// so the RPC is completed now and the reply settled without a queue entry where that is
     /// exact ([`Sim::send_settled`]); otherwise it is sent and completes the RPC on arrival.
+    #[inline(always)]
     fn reply(&mut self, k: &mut OverlaySim, from: PeerId, to: PeerId, m: RingMsg, rpc: Handle) {
         if rpc.carried().is_some() {
             // An unrecorded hop RPC: its acknowledgement was promised to settle.
             return k.settle_promised(to, Msg::Ring(self.id, m));
         }
+        self.reply_recorded(k, from, to, m, rpc);
+    }
+
+    /// [`Ring::reply`] to an RPC that keeps a record.
+    fn reply_recorded(
+        &mut self,
+        k: &mut OverlaySim,
+        from: PeerId,
+        to: PeerId,
+        m: RingMsg,
+        rpc: Handle,
+    ) {
         let Some(r) = self.rpc_mut(k, rpc) else {
             return self.send(k, from, to, m);
         };
