@@ -320,29 +320,36 @@ impl Ring {
         }
         let me = self.vid(p);
         let s0 = self.successors(p).first().copied();
-        for _ in 0..FINGERS {
-            let i = self.next_finger[self.ix(p)] as usize;
+        let down = |i: usize| if i == 0 { FINGERS - 1 } else { i - 1 };
+        // Round robin from `next_finger` downwards, at most one turn.
+        let mut left = FINGERS;
+        while left > 0 {
             let pi = self.ix(p);
-            self.next_finger[pi] = if i == 0 {
-                (FINGERS - 1) as u8
-            } else {
-                (i - 1) as u8
-            };
+            let i = self.next_finger[pi] as usize;
             let start = me.wrapping_add(1u64 << i);
             match s0 {
                 Some(s) if in_open_closed(start, me, self.vid(s)) => {
-                    // Trivial finger: it is the successor (no message needed).
-                    let fi = self.ix(p) * FINGERS + i;
-                    self.set_finger(fi, s);
+                    // Trivial finger: it is the successor (no message needed), and so is every
+                    // lower one (their starts lie nearer): set them down to finger 0 at once.
+                    let n = (i + 1).min(left);
+                    for j in (i + 1 - n..=i).rev() {
+                        self.set_finger(pi * FINGERS + j, s);
+                    }
+                    left -= n;
+                    self.next_finger[pi] = down(i + 1 - n) as u8;
                 }
                 Some(_) => {
+                    self.next_finger[pi] = down(i) as u8;
                     let one = Targets::One(Target::new(start, i as u32).into());
                     let purpose = Purpose::Finger(i as u8);
                     let routed = self.route_avoiding(k, p, one, p, 0, purpose, led, NO_AVOID);
                     debug_assert!(routed.delivered.is_none() && routed.failed.is_none());
                     return;
                 }
-                None => return,
+                None => {
+                    self.next_finger[pi] = down(i) as u8;
+                    return;
+                }
             }
         }
     }
