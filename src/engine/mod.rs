@@ -257,8 +257,8 @@ impl<E> Kernel<E> {
         None
     }
 
-    /// The payload of the next event when it is due in the current calendar slot (else `None`), for
-    /// prefetching what it will touch while the current one runs. Its own payload was hinted
+    /// The payload of the next event when it is due in the current calendar slot (else
+    /// `None`), for prefetching what it will touch while the current one runs. Its own payload was hinted
     /// to the cache when the current event was popped.
     #[inline]
     pub fn peek_next(&self) -> Option<&E> {

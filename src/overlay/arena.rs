@@ -20,9 +20,9 @@ impl Handle {
         generation: u32::MAX,
     };
 
-    /// A handle that refers to nothing in any arena but carries `v` (below 2^63 - 1), for a message
-    /// field that names either a stored record or the little a record would have kept.
-    /// `None` if `v` does not fit.
+    /// A handle that refers to nothing in any arena but carries `v` (below 2^63 - 1), for a
+    /// message field that names either a stored record or the little a record would have
+    /// kept. `None` if `v` does not fit.
     ///
     /// ```
     /// use leadsim::overlay::arena::{Arena, Handle};

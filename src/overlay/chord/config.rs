@@ -104,7 +104,7 @@ pub struct Timing {
     pub rpc_timeout_rtts: f64,
     /// `rpc_timeout_rtts` when it is a whole number, else 0: the timeout is then computed in
     /// integers, with the same result ([`Timing::rpc_timeout`]).
-    pub rpc_timeout_whole: u64,
+    rpc_timeout_whole: u64,
     /// RPC timeout cap.
     pub rpc_timeout_cap: Time,
     /// Lookup deadline.
@@ -224,3 +224,30 @@ pub const TABLE: TableDef = TableDef::new::<ChordConfig>(
         ),
     ],
 );
+
+#[cfg(test)]
+mod tests {
+    use super::ChordConfig;
+
+    /// The integer path of a whole multiplier gives the floating-point product, capped, for
+    /// RTTs from 1 µs to beyond the cap and for every whole multiplier a manifest may give;
+    /// a fractional multiplier keeps the float path.
+    #[test]
+    fn whole_rpc_timeouts_equal_the_float_rule() {
+        let mut rng = crate::rng::SimRng::from_seed(3);
+        for rtts in [1.0, 2.0, 3.0, 7.0, 1000.0, 2.5] {
+            let cfg = ChordConfig {
+                rpc_timeout_rtts: rtts,
+                rpc_timeout_cap_ms: 1e6,
+                ..ChordConfig::default()
+            };
+            let t = cfg.timing().unwrap();
+            assert_eq!(t.rpc_timeout_whole != 0, rtts.fract() == 0.0);
+            for _ in 0..20_000 {
+                let rtt = rng.below(1 << 36);
+                let float = ((rtt as f64 * rtts) as u64).clamp(1, t.rpc_timeout_cap);
+                assert_eq!(t.rpc_timeout(rtt), float, "rtt {rtt} x {rtts}");
+            }
+        }
+    }
+}

@@ -93,17 +93,7 @@ impl Ring {
         kind: RpcKind,
         place: &CallPlace,
     ) -> Handle {
-        let host = k.net().host_of(from);
-        let rpc = self.rpcs.insert(Rpc {
-            from,
-            to,
-            host,
-            incarnation: k.net().incarnation(host),
-            timer: Default::default(),
-            deferred: place.deferred,
-            path: place.path,
-            kind,
-        });
+        let rpc = self.insert_rpc(k, (from, to), kind, place.path, place.deferred);
         if place.deferred.is_none() {
             let timer = self.set_timer(k, from, place.timeout, RingTimer::Rpc(rpc));
             if let Some(r) = self.rpcs.get_mut(rpc) {
@@ -111,6 +101,29 @@ impl Ring {
             }
         }
         rpc
+    }
+
+    /// Stores the record of an RPC from `from` to `to` (no timer yet), with its caller's host
+    /// and incarnation.
+    pub(super) fn insert_rpc(
+        &mut self,
+        k: &OverlaySim,
+        (from, to): (PeerId, PeerId),
+        kind: RpcKind,
+        path: Path,
+        deferred: Option<crate::sim::DeferredTimer>,
+    ) -> Handle {
+        let host = k.net().host_of(from);
+        self.rpcs.insert(Rpc {
+            from,
+            to,
+            host,
+            incarnation: k.net().incarnation(host),
+            timer: Default::default(),
+            deferred,
+            path,
+            kind,
+        })
     }
 
     /// A ring message from `from` to `to` that nobody heard: lost at a crashed host, or

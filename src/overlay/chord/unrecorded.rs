@@ -15,7 +15,7 @@
 //! move (a leaving forwarder drops its records, which a carried handle could not follow).
 
 use super::routing::NO_AVOID;
-use super::{OverlaySim, Ring, Rpc, RpcKind};
+use super::{OverlaySim, Ring, RpcKind};
 use crate::engine::Time;
 use crate::ids::PeerId;
 use crate::overlay::arena::Handle;
@@ -74,23 +74,14 @@ impl Ring {
         let rtt = k.net().rtt_on(path, from, to);
         let sent = k.now() - k.net().one_way_on(path, from, to);
         let deferred = k.defer_again(from, sent.saturating_add(self.rpc_timeout(rtt)), seq);
-        let host = k.net().host_of(from);
-        let rpc = self.rpcs.insert(Rpc {
-            kind: RpcKind::Hop {
-                targets: Some(targets),
-                origin,
-                hops,
-                purpose,
-                avoid: NO_AVOID,
-            },
-            from,
-            to,
-            host,
-            incarnation: k.net().incarnation(host),
-            timer: Default::default(),
-            deferred: None,
-            path,
-        });
+        let kind = RpcKind::Hop {
+            targets: Some(targets),
+            origin,
+            hops,
+            purpose,
+            avoid: NO_AVOID,
+        };
+        let rpc = self.insert_rpc(k, (from, to), kind, path, None);
         let timer = k.set_deferred_timer(deferred, Timer::Ring(self.id, RingTimer::Rpc(rpc)));
         if let Some(r) = self.rpcs.get_mut(rpc) {
             r.timer = timer;
