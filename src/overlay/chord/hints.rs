@@ -1,7 +1,7 @@
 //! Cache hints: what a ring's handler of the next event will read, loaded while the current
 //! event runs (see [`crate::sim::Protocol::prefetch_message`]). Hints never change a result.
 
-use super::{Ring, FINGERS};
+use super::Ring;
 use crate::engine::prefetch;
 use crate::ids::PeerId;
 use crate::overlay::wire::{RingMsg, RingTimer, Targets};
@@ -44,10 +44,7 @@ impl Ring {
                 prefetch(c);
             }
         }
-        Some((
-            self.finger.get(i * FINGERS..(i + 1) * FINGERS)?,
-            self.succ.get(i * s..(i + 1) * s)?,
-        ))
+        Some((self.finger.get_row(i)?, self.succ.get(i * s..(i + 1) * s)?))
     }
 
     /// Starts loading what `to`'s handler of `m` will read: the routed list and the

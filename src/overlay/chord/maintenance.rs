@@ -194,10 +194,7 @@ impl Ring {
         }
         self.succ_len[i] = n as u8;
         self.note_successors(i);
-        for (j, f) in self.finger[i * FINGERS..(i + 1) * FINGERS]
-            .iter_mut()
-            .enumerate()
-        {
+        for (j, f) in self.finger.row_mut(i).iter_mut().enumerate() {
             if *f == dead {
                 *f = NONE;
                 self.cuts[i].early &= !(1 << j);

@@ -14,6 +14,7 @@
 //! and timeouts of application queries are charged to the system's [`Ledger`] where they happen.
 
 pub mod config;
+mod fingers;
 mod hints;
 mod maintenance;
 mod membership;
@@ -137,7 +138,7 @@ pub struct Ring {
     pred_vid: Vec<RingId>,
     succ: Vec<PeerId>,
     succ_len: Vec<u8>,
-    finger: Vec<PeerId>,
+    finger: fingers::FingerTable,
     /// Per member, what its next-hop scan may pass without VIDs ([`nexthop::Shortcuts`]),
     /// updated with its fingers and successors.
     cuts: Vec<nexthop::Shortcuts>,
@@ -196,7 +197,7 @@ impl Ring {
             pred_vid: Vec::new(),
             succ: Vec::new(),
             succ_len: Vec::new(),
-            finger: Vec::new(),
+            finger: Default::default(),
             cuts: Vec::new(),
             scan_cuts: routing::scan_shortcuts(),
             next_finger: Vec::new(),
@@ -241,7 +242,7 @@ impl Ring {
         self.pred_vid.resize(n, 0);
         self.succ.resize(n * s, NONE);
         self.succ_len.resize(n, 0);
-        self.finger.resize(n * FINGERS, NONE);
+        self.finger.resize(n);
         self.cuts.resize(n, nexthop::Shortcuts::EMPTY);
         self.next_finger.resize(n, (FINGERS - 1) as u8);
         self.joined.resize(n, false);
@@ -384,12 +385,7 @@ impl Ring {
                 continue;
             }
             distinct.clear();
-            distinct.extend(
-                self.finger[i * FINGERS..(i + 1) * FINGERS]
-                    .iter()
-                    .copied()
-                    .filter(|&f| f != NONE),
-            );
+            distinct.extend(self.finger.row(i).iter().copied().filter(|&f| f != NONE));
             distinct.sort_unstable();
             distinct.dedup();
             let entries = distinct.len() as u64
@@ -443,7 +439,7 @@ impl Ring {
     /// The fingers of member index `i`.
     #[inline]
     fn finger_row(&self, i: usize) -> &[PeerId] {
-        &self.finger[i * FINGERS..(i + 1) * FINGERS]
+        self.finger.row(i)
     }
 
     /// A new target list from the pool (reusing buffers).
@@ -546,7 +542,7 @@ impl Ring {
         let i = self.ix(p);
         self.set_pred(i, NONE);
         self.succ_len[i] = 0;
-        self.finger[i * FINGERS..(i + 1) * FINGERS].fill(NONE);
+        self.finger.row_mut(i).fill(NONE);
         self.cuts[i] = nexthop::Shortcuts::EMPTY;
         self.joined[i] = false;
         self.alone[i] = false;
