@@ -4,8 +4,9 @@
 //! A hop reads one finger near the top of its row (a ring of n peers has about log2(n)
 //! distinct fingers, at the highest indices), most of the time a cache miss. Rows packed at the
 //! allocator's 16-byte alignment put fingers 48..63 across two lines; aligned, they share one
-//! (on the paper's 4,900-peer ring every finger that differs from the successor does), which
-//! halves the lines a ring's routing keeps warm.
+//! (on the paper's 4,900-peer ring, whose successors lie about 2^52 away, nearly every finger
+//! that differs from the successor is among them), which halves the lines a ring's routing
+//! keeps warm.
 
 use super::{FINGERS, NONE};
 use crate::ids::PeerId;
