@@ -5,8 +5,8 @@
 //! distinct fingers, at the highest indices), most of the time a cache miss. Rows packed at the
 //! allocator's 16-byte alignment put fingers 48..63 across two lines; aligned, they share one
 //! (on the paper's 4,900-peer ring, whose successors lie about 2^52 away, nearly every finger
-//! that differs from the successor is among them), which halves the lines a ring's routing
-//! keeps warm.
+//! that differs from the successor is among them): one line per member to keep warm for
+//! routing instead of two.
 
 use super::{FINGERS, NONE};
 use crate::ids::PeerId;
