@@ -10,11 +10,13 @@ pub mod matrix;
 pub mod spec;
 pub mod stats;
 pub mod synthetic;
+pub mod triangle;
 
 use crate::engine::Time;
 use crate::ids::HostId;
 pub use spec::{Subset, TopologyKind, TopologySpec};
 use synthetic::{Euclidean, PlanetLabLike, RandomSampling};
+use triangle::Triangle;
 
 /// Above this many hosts, coordinate-based models are not materialised into an N x N matrix.
 pub const MATERIALIZE_MAX_HOSTS: usize = 4096;
@@ -23,10 +25,11 @@ pub const MATERIALIZE_MAX_HOSTS: usize = 4096;
 pub enum Backing {
     /// Row-major N x N RTTs in µs, one matrix per time slice.
     Matrix(Vec<Vec<u32>>),
-    /// A symmetric matrix stored as its upper triangle (pairs `i < j`, row by row), one per
-    /// time slice: half the bytes, so more of it stays in cache. [`Topology::new`] stores every
-    /// symmetric [`Backing::Matrix`] this way; the values are the same.
-    Triangle(Vec<Vec<u32>>),
+    /// A symmetric matrix stored as its upper triangle in 3 or 4 bytes per entry ([`Triangle`]),
+    /// one per time slice: under half the bytes, so more of it stays in cache.
+    /// [`Topology::new`] stores every symmetric [`Backing::Matrix`] this way; the values are
+    /// the same.
+    Triangle(Vec<Triangle>),
     /// The synthetic PlanetLab-like model, evaluated per pair.
     PlanetLabLike(PlanetLabLike),
     /// Points in a square, evaluated per pair.
@@ -64,11 +67,7 @@ impl Topology {
             Backing::Matrix(slices) if symmetric && hosts > 1 => Backing::Triangle(
                 slices
                     .iter()
-                    .map(|m| {
-                        (0..hosts)
-                            .flat_map(|a| m[a * hosts + a + 1..(a + 1) * hosts].iter().copied())
-                            .collect()
-                    })
+                    .map(|m| Triangle::from_matrix(m, hosts))
                     .collect(),
             ),
             other => other,
@@ -95,7 +94,8 @@ impl Topology {
     /// Number of time slices (1 for static models).
     pub fn slice_count(&self) -> usize {
         match &self.backing {
-            Backing::Matrix(s) | Backing::Triangle(s) => s.len(),
+            Backing::Matrix(s) => s.len(),
+            Backing::Triangle(s) => s.len(),
             _ => 1,
         }
     }
@@ -116,7 +116,7 @@ impl Topology {
     pub fn rtt_us(&self, slice: usize, a: HostId, b: HostId) -> Time {
         if let Backing::Triangle(s) = &self.backing {
             if let Some(m) = s.get(slice) {
-                return triangle_rtt(m, self.hosts, a, b);
+                return m.rtt(a, b);
             }
         }
         self.rtt_us_out_of_line(slice, a, b)
@@ -127,7 +127,7 @@ impl Topology {
     fn rtt_us_out_of_line(&self, slice: usize, a: HostId, b: HostId) -> Time {
         match &self.backing {
             Backing::Matrix(s) => Time::from(s[slice][a as usize * self.hosts + b as usize]),
-            Backing::Triangle(s) => triangle_rtt(&s[slice], self.hosts, a, b),
+            Backing::Triangle(s) => s[slice].rtt(a, b),
             Backing::PlanetLabLike(m) => m.rtt_us(a, b),
             Backing::Euclidean(m) => m.rtt_us(a, b),
             Backing::RandomSampling(m) => m.rtt_us(a, b),
@@ -168,21 +168,4 @@ impl Topology {
             self.slice_period,
         )
     }
-}
-
-/// The entry for hosts `a` and `b` of an upper triangle over `n` hosts (pairs `i < j`, row by
-/// row; 0 on the diagonal).
-#[inline(always)]
-fn triangle_rtt(m: &[u32], n: usize, a: HostId, b: HostId) -> Time {
-    let (i, j) = if a < b {
-        (a as usize, b as usize)
-    } else {
-        (b as usize, a as usize)
-    };
-    if i == j {
-        return 0;
-    }
-    // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
-    let row = i * (2 * n - i - 1) / 2;
-    Time::from(m[row + j - i - 1])
 }
