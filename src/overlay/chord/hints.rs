@@ -25,7 +25,7 @@ impl Ring {
         }
         if self.view.slots() > SCALAR_HINTS_ABOVE {
             // The scalars a hop reads before its scan (own VID, predecessor and its VID,
-            // alone, successor count, shortcuts), each in its own per-member array: a miss of
+            // alone, successor count), each in its own per-member array: a miss of
             // its own on a large ring, already cached on a small one.
             self.view.prefetch_vid(i);
             if let Some(p) = self.pred.get(i) {
@@ -39,9 +39,6 @@ impl Ring {
             }
             if let Some(n) = self.succ_len.get(i) {
                 prefetch(n);
-            }
-            if let Some(c) = self.cuts.get(i) {
-                prefetch(c);
             }
         }
         Some((self.finger.get_row(i)?, self.succ.get(i * s..(i + 1) * s)?))

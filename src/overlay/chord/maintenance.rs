@@ -194,10 +194,11 @@ impl Ring {
         }
         self.succ_len[i] = n as u8;
         self.note_successors(i);
-        for (j, f) in self.finger.row_mut(i).iter_mut().enumerate() {
+        let (row, cuts) = self.finger.row_and_cuts_mut(i);
+        for (j, f) in row.iter_mut().enumerate() {
             if *f == dead {
                 *f = NONE;
-                self.cuts[i].early &= !(1 << j);
+                cuts.early &= !(1 << j);
             }
         }
         if self.pred[i] == dead {

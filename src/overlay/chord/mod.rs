@@ -138,10 +138,9 @@ pub struct Ring {
     pred_vid: Vec<RingId>,
     succ: Vec<PeerId>,
     succ_len: Vec<u8>,
+    /// Per member, its fingers and what its next-hop scan may pass without VIDs
+    /// ([`nexthop::Shortcuts`], updated with its fingers and successors).
     finger: fingers::FingerTable,
-    /// Per member, what its next-hop scan may pass without VIDs ([`nexthop::Shortcuts`]),
-    /// updated with its fingers and successors.
-    cuts: Vec<nexthop::Shortcuts>,
     /// Whether the scan uses `cuts`: not on a ring whose members move (a moved member's new
     /// VID would invalidate others' shortcuts), nor when turned off for a test.
     scan_cuts: bool,
@@ -198,7 +197,6 @@ impl Ring {
             succ: Vec::new(),
             succ_len: Vec::new(),
             finger: Default::default(),
-            cuts: Vec::new(),
             scan_cuts: routing::scan_shortcuts(),
             next_finger: Vec::new(),
             joined: Vec::new(),
@@ -243,7 +241,6 @@ impl Ring {
         self.succ.resize(n * s, NONE);
         self.succ_len.resize(n, 0);
         self.finger.resize(n);
-        self.cuts.resize(n, nexthop::Shortcuts::EMPTY);
         self.next_finger.resize(n, (FINGERS - 1) as u8);
         self.joined.resize(n, false);
         self.alone.resize(n, false);
@@ -543,7 +540,7 @@ impl Ring {
         self.set_pred(i, NONE);
         self.succ_len[i] = 0;
         self.finger.row_mut(i).fill(NONE);
-        self.cuts[i] = nexthop::Shortcuts::EMPTY;
+        *self.finger.cuts_mut(i) = nexthop::Shortcuts::EMPTY;
         self.joined[i] = false;
         self.alone[i] = false;
         self.next_finger[i] = (FINGERS - 1) as u8;

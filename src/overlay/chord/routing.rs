@@ -105,7 +105,7 @@ impl Ring {
             avoid,
             // A member added or moved at run time changes a VID that others' fingers point at.
             cuts: if self.scan_cuts {
-                self.cuts[i]
+                self.finger.cuts(i)
             } else {
                 nexthop::Shortcuts::ALL
             },

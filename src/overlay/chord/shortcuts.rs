@@ -58,18 +58,18 @@ impl Ring {
         let (i, f) = (fi / FINGERS, fi % FINGERS);
         let (me, p) = (self.view.member(i), self.finger[fi]);
         let early = p != NONE && p != me && nexthop::is_early(self.view.vid_at(i), f, self.vid(p));
-        let cuts = &mut self.cuts[i];
+        let cuts = self.finger.cuts_mut(i);
         cuts.early = cuts.early & !(1 << f) | u64::from(early) << f;
     }
 
     /// Recomputes member `i`'s early bits after its whole finger row was written.
     pub(super) fn note_fingers(&mut self, i: usize) {
-        self.cuts[i].early = self.early_mask_of(i);
+        self.finger.cuts_mut(i).early = self.early_mask_of(i);
     }
 
     /// Recomputes member `i`'s successor reach after its successor list changed.
     pub(super) fn note_successors(&mut self, i: usize) {
-        self.cuts[i].succ_reach = self.succ_reach_of(i);
+        self.finger.cuts_mut(i).succ_reach = self.succ_reach_of(i);
     }
 
     fn early_mask_of(&self, i: usize) -> u64 {
@@ -96,7 +96,7 @@ impl Ring {
                 early: self.early_mask_of(i),
                 succ_reach: self.succ_reach_of(i),
             };
-            let have = self.cuts[i];
+            let have = self.finger.cuts(i);
             if have.early != want.early || have.succ_reach < want.succ_reach {
                 return Err(format!(
                     "ring {}: member {} (peer {}) has shortcuts {have:?}, its table needs {want:?}",
@@ -162,7 +162,7 @@ mod tests {
             );
         }
         // A wrong bit is caught and named.
-        ring.cuts[0].early ^= 1 << 63;
+        ring.finger.cuts_mut(0).early ^= 1 << 63;
         let err = ring.audit_shortcuts().unwrap_err();
         assert!(err.contains("member 0"), "{err}");
     }
