@@ -6,7 +6,7 @@
 //! 4,900-peer ring, whose successors lie about 2^52 away, nearly every finger that differs from
 //! the successor is among them, and on larger rings the top ones still are, so a hop's scan
 //! usually misses once where it missed on two arrays. Fingers 0..51 fill the lines before
-//! (12 bytes of the first line are unused).
+//! (the row's first 48 bytes are unused).
 
 use super::nexthop::Shortcuts;
 use super::{FINGERS, NONE};
