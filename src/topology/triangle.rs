@@ -58,29 +58,21 @@ impl Triangle {
         self.width
     }
 
-    /// The byte offset of the entry for hosts `a != b`.
+    /// The RTT between hosts `a` and `b` in µs (0 when `a == b`).
     #[inline(always)]
-    fn offset(&self, a: HostId, b: HostId) -> usize {
+    pub fn rtt(&self, a: HostId, b: HostId) -> Time {
         let (i, j) = if a < b {
             (a as usize, b as usize)
         } else {
             (b as usize, a as usize)
         };
-        // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
-        (i * (2 * self.hosts - i - 1) / 2 + j - i - 1) * self.width
-    }
-
-    /// The RTT between hosts `a` and `b` in µs (0 when `a == b`).
-    #[inline(always)]
-    pub fn rtt(&self, a: HostId, b: HostId) -> Time {
-        if a == b {
+        if i == j {
             return 0;
         }
-        let at = self.offset(a, b);
-        let word = self.bytes[at..at + 4]
-            .try_into()
-            .map_or(0, u32::from_le_bytes);
-        Time::from(word & self.mask)
+        // Row i starts after the rows above it: i * (2n - i - 1) / 2 entries.
+        let at = (i * (2 * self.hosts - i - 1) / 2 + j - i - 1) * self.width;
+        let b = &self.bytes[at..at + 4];
+        Time::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & self.mask)
     }
 }
 
